@@ -1,0 +1,27 @@
+// model_path.h — turns a --model argument into a local HF folder. Nothing is downloaded.
+//
+// Accepted, in this order: a local folder; a short name from configs/models/<name>.json (which
+// names either a folder inside the repository, e.g. the embedded stories260k, or an HF repo id);
+// an HF repo id "ORG/NAME" found in the local HF cache ($HF_HUB_CACHE, $HF_HOME/hub, or
+// ~/.cache/huggingface/hub: models--ORG--NAME/snapshots/<rev>/, the revision in refs/main
+// first). A miss is an error listing every place looked and the huggingface-cli command.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace leap {
+
+struct ResolvedModel {
+  std::string dir;         // folder with config.json
+  std::string short_name;  // configs/models name when one was used
+  std::string hf_id;       // repo id when known
+};
+
+ResolvedModel resolve_model(const std::string& spec);
+
+// Folder holding leap's data files (configs/, data/): $LEAP_HOME, else the source tree.
+std::string leap_home();
+// Short names available in configs/models.
+std::vector<std::string> model_short_names();
+
+}  // namespace leap

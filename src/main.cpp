@@ -1,0 +1,80 @@
+// main.cpp — the `leap` command line: CLI11 subcommands wired to leap_core. Nothing else lives
+// here; every option comes from an options struct (options.h) through one generic visitor.
+#include <torch/version.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "leap/error.h"
+#include "leap/inspect.h"
+#include "leap/log.h"
+#include "leap/version.h"
+
+namespace {
+
+// Registers every field of an options struct as a --flag on a CLI11 subcommand.
+struct CliVisitor {
+  CLI::App* app;
+  void operator()(const char* name, bool& field, const char* help, bool) {
+    app->add_flag(std::string("--") + name, field, help);
+  }
+  template <class T>
+  void operator()(const char* name, T& field, const char* help, bool required) {
+    auto* opt = app->add_option(std::string("--") + name, field, help);
+    if (required) opt->required();
+    else opt->capture_default_str();
+  }
+};
+
+template <class Opts>
+CLI::App* add_command(CLI::App* parent, const char* name, const char* desc, Opts& o) {
+  CLI::App* sub = parent->add_subcommand(name, desc);
+  CliVisitor v{sub};
+  o.visit(v);
+  return sub;
+}
+
+std::string version_string() {
+  return leap::strformat("leap %s (git %s, LibTorch %s)", leap::version(), leap::kGitSha, TORCH_VERSION);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"leap — Learnable End-to-End Adaptive Pruning for LLMs (LibTorch)", "leap"};
+  app.require_subcommand(1);
+  bool verbose = false;
+  app.add_flag("-v,--verbose", verbose, "debug logging");
+  app.set_version_flag("--version", version_string());
+
+  leap::InspectLogitsOptions logits_o;
+  leap::InspectModelOptions model_o;
+  leap::InspectTokenizeOptions tok_o;
+  CLI::App* inspect = app.add_subcommand("inspect", "look inside a model: logits, architecture, tokenizer");
+  inspect->require_subcommand(1);
+  CLI::App* logits = add_command(inspect, "logits", "write a model's float32 logits for given token ids", logits_o);
+  CLI::App* model = add_command(inspect, "model", "print architecture, parameter counts and prunable linears", model_o);
+  CLI::App* tokenize = add_command(inspect, "tokenize", "print the token ids and pieces of a text", tok_o);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (verbose) leap::log::set_level(leap::log::Level::debug);
+  try {
+    if (*logits) leap::run_inspect_logits(logits_o);
+    else if (*model) leap::run_inspect_model(model_o);
+    else if (*tokenize) leap::run_inspect_tokenize(tok_o);
+  } catch (const leap::Error& e) {
+    leap::log::error(e.what());
+    return 1;
+  } catch (const c10::Error& e) {
+    leap::log::error(std::string("LibTorch error: ") + e.what_without_backtrace());
+    return 1;
+  } catch (const std::exception& e) {
+    leap::log::error(std::string("error: ") + e.what());
+    return 1;
+  }
+  return 0;
+}

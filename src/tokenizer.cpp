@@ -1,0 +1,41 @@
+// tokenizer.cpp — picks the tokenizer implementation for a model folder (see tokenizer.h).
+#include "leap/tokenizer.h"
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "leap/error.h"
+#include "leap/fs_util.h"
+
+namespace leap {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+std::unique_ptr<Tokenizer> make_bpe_tokenizer(const std::string& path, const json& cfg);
+std::unique_ptr<Tokenizer> make_sp_tokenizer(const std::string& path, const json& cfg);
+
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir) {
+  json cfg = json::object();
+  fs::path cfg_path = fs::path(dir) / "tokenizer_config.json";
+  if (file_exists(cfg_path.string())) {
+    try {
+      cfg = json::parse(read_file(cfg_path.string()));
+    } catch (const json::exception& e) {
+      fail("%s: not valid JSON: %s", cfg_path.string().c_str(), e.what());
+    }
+    if (!cfg.is_object()) fail("%s: top level is not a JSON object", cfg_path.string().c_str());
+  }
+  fs::path tj = fs::path(dir) / "tokenizer.json";
+  fs::path spm = fs::path(dir) / "tokenizer.model";
+  if (file_exists(tj.string())) {
+    // Byte-level BPE files have a ByteLevel pre-tokenizer or decoder; SentencePiece conversions
+    // (Gemma) do not, and are read from tokenizer.model instead when it is present.
+    std::string text = read_file(tj.string());
+    bool byte_level = text.find("\"ByteLevel\"") != std::string::npos;
+    if (byte_level || !file_exists(spm.string())) return make_bpe_tokenizer(tj.string(), cfg);
+  }
+  if (file_exists(spm.string())) return make_sp_tokenizer(spm.string(), cfg);
+  fail("%s: no tokenizer.json or tokenizer.model in this folder", dir.c_str());
+}
+
+}  // namespace leap
