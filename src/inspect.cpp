@@ -8,6 +8,7 @@
 #include "leap/device.h"
 #include "leap/error.h"
 #include "leap/fs_util.h"
+#include "leap/layerwise.h"
 #include "leap/log.h"
 #include "leap/model.h"
 #include "leap/model_path.h"
@@ -105,6 +106,34 @@ void run_inspect_model(InspectModelOptions& o) {
   for (const auto& l : lins)
     lrows.emplace_back(l.name, strformat("[%lld, %lld]", (long long)l.linear->weight.size(0), (long long)l.linear->weight.size(1)));
   log::out(format_table(strformat("prunable linears (%zu)", lins.size()), lrows));
+}
+
+void run_inspect_sparsity(InspectSparsityOptions& o) {
+  ResolvedModel rm = resolve_model(o.model);
+  CausalLM m = load_model(rm.dir, {torch::kFloat32, torch::kCPU});
+  auto rows = measure_sparsity(m);
+  std::map<int64_t, std::array<int64_t, 2>> layer;
+  std::map<std::string, std::array<int64_t, 2>> type;
+  int64_t z = 0, n = 0;
+  for (const auto& r : rows) {
+    layer[r.layer][0] += r.zeros;
+    layer[r.layer][1] += r.numel;
+    type[r.type][0] += r.zeros;
+    type[r.type][1] += r.numel;
+    z += r.zeros;
+    n += r.numel;
+  }
+  std::vector<std::pair<std::string, std::string>> lrows;
+  for (auto& [l, a] : layer) {
+    std::string per;
+    for (const auto& r : rows)
+      if (r.layer == l) per += strformat("%s %.3f  ", r.type.substr(0, r.type.find('_')).c_str(), r.sparsity());
+    lrows.emplace_back(strformat("layer %lld", (long long)l), strformat("%.4f | %s", double(a[0]) / double(a[1]), per.c_str()));
+  }
+  for (auto& [t, a] : type) lrows.emplace_back(t, strformat("%.4f", double(a[0]) / double(a[1])));
+  lrows.emplace_back("overall", strformat("%.6f (%lld of %lld decoder-linear weights are zero)", double(z) / double(n),
+                                          (long long)z, (long long)n));
+  log::out(format_table("sparsity of " + rm.dir + " (from the weights)", lrows));
 }
 
 void run_inspect_tokenize(InspectTokenizeOptions& o) {

@@ -8,6 +8,7 @@
 #include "leap/error.h"
 #include "leap/inspect.h"
 #include "leap/log.h"
+#include "leap/prune.h"
 #include "leap/version.h"
 
 namespace {
@@ -16,7 +17,8 @@ namespace {
 struct CliVisitor {
   CLI::App* app;
   void operator()(const char* name, bool& field, const char* help, bool) {
-    app->add_flag(std::string("--") + name, field, help);
+    // --flag, --flag=true|false
+    app->add_flag(std::string("--") + name + "{true}", field, help)->capture_default_str();
   }
   template <class T>
   void operator()(const char* name, T& field, const char* help, bool required) {
@@ -26,11 +28,29 @@ struct CliVisitor {
   }
 };
 
+// Records in o.given the flags that were set on the command line (for presets / recipes).
+struct GivenVisitor {
+  CLI::App* app;
+  std::set<std::string>* given;
+  template <class T>
+  void operator()(const char* name, T&, const char*, bool) {
+    if (app->count(std::string("--") + name) > 0) given->insert(name);
+  }
+};
+template <class Opts>
+void record_given(CLI::App* app, Opts& o) {
+  if constexpr (requires { o.given; }) {
+    GivenVisitor v{app, &o.given};
+    o.visit(v);
+  }
+}
+
 template <class Opts>
 CLI::App* add_command(CLI::App* parent, const char* name, const char* desc, Opts& o) {
   CLI::App* sub = parent->add_subcommand(name, desc);
   CliVisitor v{sub};
   o.visit(v);
+  sub->parse_complete_callback([sub, &o] { record_given(sub, o); });
   return sub;
 }
 
@@ -50,11 +70,15 @@ int main(int argc, char** argv) {
   leap::InspectLogitsOptions logits_o;
   leap::InspectModelOptions model_o;
   leap::InspectTokenizeOptions tok_o;
+  leap::InspectSparsityOptions sparsity_o;
+  leap::PruneOptions prune_o;
+  CLI::App* prune = add_command(&app, "prune", "prune a model (magnitude, wanda, sparsegpt, admm) and save it", prune_o);
   CLI::App* inspect = app.add_subcommand("inspect", "look inside a model: logits, architecture, tokenizer");
   inspect->require_subcommand(1);
   CLI::App* logits = add_command(inspect, "logits", "write a model's float32 logits for given token ids", logits_o);
   CLI::App* model = add_command(inspect, "model", "print architecture, parameter counts and prunable linears", model_o);
   CLI::App* tokenize = add_command(inspect, "tokenize", "print the token ids and pieces of a text", tok_o);
+  CLI::App* sparsity = add_command(inspect, "sparsity", "per-layer sparsity table, from the weights", sparsity_o);
 
   try {
     app.parse(argc, argv);
@@ -66,6 +90,8 @@ int main(int argc, char** argv) {
     if (*logits) leap::run_inspect_logits(logits_o);
     else if (*model) leap::run_inspect_model(model_o);
     else if (*tokenize) leap::run_inspect_tokenize(tok_o);
+    else if (*sparsity) leap::run_inspect_sparsity(sparsity_o);
+    else if (*prune) leap::run_prune(prune_o);
   } catch (const leap::Error& e) {
     leap::log::error(e.what());
     return 1;

@@ -280,8 +280,6 @@ const char* dtype_string(torch::Dtype d) {
   }
 }
 
-namespace {
-
 // Maps a checkpoint key to the module's name for it; "" means "ignore this key".
 std::string canonical_key(const std::string& key, const ModelConfig& c) {
   auto starts = [&](const char* p) { return key.rfind(p, 0) == 0; };
@@ -298,8 +296,6 @@ std::string canonical_key(const std::string& key, const ModelConfig& c) {
   if (c.tie_word_embeddings && key == "lm_head.weight") return "";  // HF ties it to embed_tokens
   return key;
 }
-
-}  // namespace
 
 CausalLM load_model(const std::string& dir, const LoadOptions& opt) {
   const std::string cfg_path = (fs::path(dir) / "config.json").string();

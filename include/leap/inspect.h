@@ -6,4 +6,5 @@ namespace leap {
 void run_inspect_logits(InspectLogitsOptions& o);
 void run_inspect_model(InspectModelOptions& o);
 void run_inspect_tokenize(InspectTokenizeOptions& o);
+void run_inspect_sparsity(InspectSparsityOptions& o);
 }  // namespace leap

@@ -158,6 +158,10 @@ struct LoadOptions {
   torch::Device device = torch::kCPU;
 };
 
+// The module parameter name a checkpoint key loads into ("" = a key leap does not load: vision
+// tower, rotary buffers, a tied lm_head copy). Identity for plain causal-LM checkpoints.
+std::string canonical_key(const std::string& key, const ModelConfig& c);
+
 // Loads config.json and the safetensors weights of an HF folder (already resolved).
 CausalLM load_model(const std::string& dir, const LoadOptions& opt);
 

@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,68 @@ struct InspectTokenizeOptions {
   }
 };
 
+struct InspectSparsityOptions {
+  std::string model;
+  template <class V>
+  void visit(V& v) {
+    v("model", model, "HF model folder (e.g. a leap --save_model output) or short name", true);
+  }
+};
+
+// `leap prune`: layer-wise baselines and (issue 5) LEAP.
+struct PruneOptions {
+  std::string model;
+  std::string method = "wanda";
+  double sparsity = 0.5;
+  std::string sparsity_type = "unstructured";
+  std::string calib_data;  // default: data/c4/c4_sample.jsonl (or the model preset's)
+  int64_t nsamples = 128;
+  int64_t calib_seqlen = 2048;
+  int64_t seed = 0;
+  std::string save_model;
+  std::string device = "auto";
+  std::string dtype;  // default: float32 on CPU, bfloat16 on CUDA
+  int64_t batch_size = 8;
+  bool offload_activations = false;
+  bool shift_zero_metrics = true;
+  double percdamp = 0.01;
+  int64_t blocksize = 128;
+  double admm_percdamp = 0.1;
+  int64_t admm_iters = 20;
+  int64_t admm_iterative_prune = 15;
+  bool admm_gradual = false;
+  std::string eval_ppl_file;
+  int64_t eval_seqlen = 2048;
+  std::string output_path;
+  template <class V>
+  void visit(V& v) {
+    v("model", model, "HF model folder, HF repo id in the local cache, or short name (configs/models)", true);
+    v("method", method, "magnitude | wanda | sparsegpt | admm", false);
+    v("sparsity", sparsity, "target sparsity over the decoder linears (N:M implies 1-N/M)", false);
+    v("sparsity_type", sparsity_type, "unstructured | N:M (2:4, 4:8)", false);
+    v("calib_data", calib_data, "calibration text: .jsonl with a \"text\" field, or plain text (default: bundled C4 sample)", false);
+    v("nsamples", nsamples, "calibration sequences", false);
+    v("calib_seqlen", calib_seqlen, "tokens per calibration sequence", false);
+    v("seed", seed, "seed of the calibration sampling", false);
+    v("save_model", save_model, "write the pruned model as an HF folder here", false);
+    v("device", device, "cpu | cuda | cuda:N | auto", false);
+    v("dtype", dtype, "model dtype (default float32 on CPU, bfloat16 on CUDA)", false);
+    v("batch_size", batch_size, "calibration sequences per forward pass", false);
+    v("offload_activations", offload_activations, "keep calibration activations on the CPU between blocks", false);
+    v("shift_zero_metrics", shift_zero_metrics, "Wanda: shift column statistics by their smallest positive value", false);
+    v("percdamp", percdamp, "SparseGPT: Hessian dampening, fraction of mean(diag H)", false);
+    v("blocksize", blocksize, "SparseGPT: columns per block", false);
+    v("admm_percdamp", admm_percdamp, "ADMM: dampening of the normalised Gram matrix", false);
+    v("admm_iters", admm_iters, "ADMM: iterations", false);
+    v("admm_iterative_prune", admm_iterative_prune, "ADMM: iterations that re-select the mask", false);
+    v("admm_gradual", admm_gradual, "ADMM: the paper's cubic per-output schedule instead of the published code's", false);
+    v("eval_ppl_file", eval_ppl_file, "after pruning, report perplexity on this text file", false);
+    v("eval_seqlen", eval_seqlen, "window length of --eval_ppl_file", false);
+    v("output_path", output_path, "write a JSON report (config, sparsity, perplexity) here", false);
+  }
+  std::set<std::string> given;  // flags set on the command line (filled by the CLI)
+};
+
 // ---- visitors shared by every options struct ----
 namespace detail {
 inline std::string to_display(const std::string& s) { return s.empty() ? "-" : s; }
@@ -71,7 +134,30 @@ struct JsonVisitor {
     j[name] = field;
   }
 };
+
+struct DefaultsVisitor {  // assigns preset values to fields the user did not set
+  const nlohmann::json& j;
+  const std::set<std::string>& given;
+  std::string source;
+  template <class T>
+  void operator()(const char* name, T& field, const char*, bool) {
+    if (!j.contains(name) || given.count(name)) return;
+    try {
+      field = j[name].get<T>();
+    } catch (const nlohmann::json::exception& e) {
+      throw std::runtime_error(source + ": \"" + name + "\" has the wrong type: " + e.what());
+    }
+  }
+};
 }  // namespace detail
+
+// Applies the entries of `defaults` (e.g. a model preset) to the fields not given as flags.
+template <class Opts>
+void apply_defaults(Opts& o, const nlohmann::json& defaults, const std::string& source) {
+  detail::DefaultsVisitor v{defaults, o.given, source};
+  o.visit(v);
+}
+
 
 // Boxed two-column table of the effective configuration (llm.c style).
 std::string format_table(const std::string& title, const std::vector<std::pair<std::string, std::string>>& rows);

@@ -1,0 +1,95 @@
+// layerwise.cpp — see layerwise.h.
+#include "leap/layerwise.h"
+
+#include "leap/error.h"
+#include "leap/log.h"
+#include "leap/progress.h"
+
+namespace leap {
+
+std::unique_ptr<LayerPruner> make_magnitude_pruner();
+std::unique_ptr<LayerPruner> make_wanda_pruner(const PrunerOptions& o, int64_t in, const torch::Device& dev);
+std::unique_ptr<LayerPruner> make_sparsegpt_pruner(const PrunerOptions& o, int64_t in, const torch::Device& dev);
+std::unique_ptr<LayerPruner> make_admm_pruner(const PrunerOptions& o, int64_t in, const torch::Device& dev);
+
+std::unique_ptr<LayerPruner> make_pruner(const std::string& method, const PrunerOptions& o, int64_t in,
+                                         const torch::Device& dev) {
+  if (method == "magnitude") return make_magnitude_pruner();
+  if (method == "wanda") return make_wanda_pruner(o, in, dev);
+  if (method == "sparsegpt") return make_sparsegpt_pruner(o, in, dev);
+  if (method == "admm") return make_admm_pruner(o, in, dev);
+  fail("unknown pruning method \"%s\" (magnitude, wanda, sparsegpt, admm, leap)", method.c_str());
+}
+
+std::vector<LinearSparsity> measure_sparsity(CausalLM& m) {
+  torch::NoGradGuard ng;
+  std::vector<LinearSparsity> out;
+  for (const auto& l : m->decoder_linears()) {
+    const torch::Tensor& w = l.linear->weight;
+    out.push_back({l.name, l.type, l.layer, w.numel(), (w == 0).sum().item<int64_t>()});
+  }
+  return out;
+}
+
+std::map<std::string, torch::Tensor> prune_layerwise(CausalLM& m, const torch::Tensor& calib_ids,
+                                                     const LayerwiseOptions& o) {
+  torch::NoGradGuard ng;
+  const torch::Device dev = m->device();
+  const int64_t n_layers = m->config().num_layers;
+  auto linears = m->decoder_linears();
+  std::map<std::string, torch::Tensor> masks;
+  const bool calibrated = o.method != "magnitude";
+
+  torch::Tensor hidden;  // [N, L, H]: inputs of the current block
+  std::pair<RopeTables, RopeTables> rope;
+  int64_t N = 0;
+  if (calibrated) {
+    LEAP_CHECK(calib_ids.defined() && calib_ids.dim() == 2, "calibration ids must be [nsamples, seqlen]");
+    N = calib_ids.size(0);
+    rope = m->rope(calib_ids.size(1));
+    std::vector<torch::Tensor> parts;
+    for (int64_t b = 0; b < N; b += o.batch) {
+      torch::Tensor h = m->embed(calib_ids.slice(0, b, std::min(N, b + o.batch)).to(dev));
+      parts.push_back(o.offload_activations ? h.to(torch::kCPU) : h);
+    }
+    hidden = torch::cat(parts, 0);
+  }
+  Progress prog("prune " + o.method, n_layers, "blocks");
+  for (int64_t li = 0; li < n_layers; ++li) {
+    std::vector<CausalLMImpl::NamedLinear*> block;
+    for (auto& l : linears)
+      if (l.layer == li) block.push_back(&l);
+    std::vector<std::unique_ptr<LayerPruner>> pruners;
+    for (auto* l : block) {
+      pruners.push_back(make_pruner(o.method, o.pruner, l->linear->weight.size(1), dev));
+      if (calibrated) {
+        LayerPruner* p = pruners.back().get();
+        l->linear->input_observer = [p](const torch::Tensor& x) { p->add_batch(x); };
+      }
+    }
+    if (calibrated)  // 1. statistics from the still-dense block
+      for (int64_t b = 0; b < N; b += o.batch) m->run_layer(li, hidden.slice(0, b, std::min(N, b + o.batch)).to(dev), rope);
+    for (auto* l : block) l->linear->input_observer = nullptr;
+    // 2. prune every linear of the block
+    double block_zeros = 0, block_numel = 0;
+    for (size_t k = 0; k < block.size(); ++k) {
+      torch::Tensor& W = block[k]->linear->weight;
+      torch::Tensor keep = pruners[k]->prune(W, o.sparsity, o.pattern);
+      masks[block[k]->name] = keep.to(torch::kCPU);
+      block_zeros += double(keep.numel() - keep.sum().item<int64_t>());
+      block_numel += double(keep.numel());
+    }
+    pruners.clear();
+    // 3. the pruned block's outputs are the next block's inputs
+    if (calibrated && li + 1 < n_layers)
+      for (int64_t b = 0; b < N; b += o.batch) {
+        torch::Tensor out = m->run_layer(li, hidden.slice(0, b, std::min(N, b + o.batch)).to(dev), rope);
+        hidden.slice(0, b, std::min(N, b + o.batch)).copy_(out);
+      }
+    prog.advance(1, strformat("block %lld sparsity %.4f", (long long)li, block_zeros / block_numel));
+  }
+  prog.finish();
+  return masks;
+}
+
+}  // namespace leap
