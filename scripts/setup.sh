@@ -17,7 +17,7 @@ log() { [[ $quiet == 1 ]] || echo "[setup] $*" >&2; }
 # ---- Debian packages --------------------------------------------------------------------------
 apt_pkgs=(build-essential cmake ninja-build pkg-config git python3-venv
           libsentencepiece-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
-          libgtest-dev libgmock-dev)
+          libgtest-dev libgmock-dev libbz2-dev)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -44,7 +44,7 @@ else
   "$py" -m venv "$venv"
   "$venv/bin/pip" install -q --upgrade pip >&2
   "$venv/bin/pip" install -q -r "$req" >&2
-  "$venv/bin/python" -c 'import torch, transformers, safetensors, tokenizers, lm_eval, google.protobuf' >&2
+  "$venv/bin/python" -c "import torch, transformers, safetensors, tokenizers, lm_eval, google.protobuf, accelerate" >&2
   touch "$venv/.complete"
 fi
 echo "$venv"

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "leap/error.h"
+#include "leap/eval.h"
 #include "leap/inspect.h"
 #include "leap/log.h"
 #include "leap/prune.h"
@@ -19,6 +20,10 @@ struct CliVisitor {
   void operator()(const char* name, bool& field, const char* help, bool) {
     // --flag, --flag=true|false
     app->add_flag(std::string("--") + name + "{true}", field, help)->capture_default_str();
+  }
+  void operator()(const char* name, std::vector<std::string>& field, const char* help, bool required) {
+    auto* opt = app->add_option(name, field, help);  // positional list
+    if (required) opt->required();
   }
   template <class T>
   void operator()(const char* name, T& field, const char* help, bool required) {
@@ -72,6 +77,10 @@ int main(int argc, char** argv) {
   leap::InspectTokenizeOptions tok_o;
   leap::InspectSparsityOptions sparsity_o;
   leap::PruneOptions prune_o;
+  leap::EvalOptions eval_o;
+  leap::ReportOptions report_o;
+  CLI::App* eval = add_command(&app, "eval", "perplexity and zero-shot accuracy, scored as lm-evaluation-harness", eval_o);
+  CLI::App* report = add_command(&app, "report", "comparison table (Markdown/CSV) of leap eval result files", report_o);
   CLI::App* prune = add_command(&app, "prune", "prune a model (magnitude, wanda, sparsegpt, admm) and save it", prune_o);
   CLI::App* inspect = app.add_subcommand("inspect", "look inside a model: logits, architecture, tokenizer");
   inspect->require_subcommand(1);
@@ -92,6 +101,8 @@ int main(int argc, char** argv) {
     else if (*tokenize) leap::run_inspect_tokenize(tok_o);
     else if (*sparsity) leap::run_inspect_sparsity(sparsity_o);
     else if (*prune) leap::run_prune(prune_o);
+    else if (*eval) leap::run_eval(eval_o);
+    else if (*report) leap::run_report(report_o);
   } catch (const leap::Error& e) {
     leap::log::error(e.what());
     return 1;

@@ -112,6 +112,53 @@ struct PruneOptions {
   std::set<std::string> given;  // flags set on the command line (filled by the CLI)
 };
 
+// `leap eval`: perplexity and zero-shot tasks.
+struct EvalOptions {
+  std::string model;
+  std::string tasks = "wikitext2,piqa,arc_easy,arc_challenge,winogrande,openbookqa,mmlu";
+  int64_t seqlen = 4096;
+  int64_t batch_size = 8;
+  int64_t limit = 0;
+  int64_t num_fewshot = 0;
+  std::string data_dir;  // default $LEAP_DATA_DIR, else leap's data/
+  std::string device = "auto";
+  std::string dtype;
+  std::string output_path;
+  std::string ppl_file;
+  std::string log_samples;
+  int64_t max_length = 0;  // 0: the model's max_position_embeddings
+  template <class V>
+  void visit(V& v) {
+    v("model", model, "HF model folder, HF repo id in the local cache, or short name (configs/models)", true);
+    v("tasks", tasks, "comma list: wikitext2, c4, ppl, piqa, arc_easy, arc_challenge, openbookqa, winogrande, mmlu, hellaswag, lambada_openai, mmlu_<subject>", false);
+    v("seqlen", seqlen, "perplexity window length (4096; 2048 for the older literature)", false);
+    v("batch_size", batch_size, "sequences per forward pass", false);
+    v("limit", limit, "evaluate only the first N documents of each task (per subject for mmlu)", false);
+    v("num_fewshot", num_fewshot, "few-shot examples (mmlu only: first N of the dev split)", false);
+    v("data_dir", data_dir, "folder with the task data (default $LEAP_DATA_DIR, else the bundled data/)", false);
+    v("device", device, "cpu | cuda | cuda:N | auto", false);
+    v("dtype", dtype, "model dtype (default float32 on CPU, bfloat16 on CUDA)", false);
+    v("output_path", output_path, "write lm-eval-shaped results JSON here", false);
+    v("ppl_file", ppl_file, "text file for the task \"ppl\"", false);
+    v("log_samples", log_samples, "write per-document log-likelihoods (jsonl) here", false);
+    v("max_length", max_length, "context limit for task scoring (0: the model's max_position_embeddings)", false);
+  }
+  std::set<std::string> given;
+};
+
+// `leap report`: a comparison table of eval result files.
+struct ReportOptions {
+  std::vector<std::string> inputs;
+  std::string output;
+  std::string csv;
+  template <class V>
+  void visit(V& v) {
+    v("inputs", inputs, "result JSON files written by leap eval --output_path", true);
+    v("output", output, "also write the Markdown table to this file", false);
+    v("csv", csv, "also write the table as CSV to this file", false);
+  }
+};
+
 // ---- visitors shared by every options struct ----
 namespace detail {
 inline std::string to_display(const std::string& s) { return s.empty() ? "-" : s; }
