@@ -36,7 +36,9 @@ class AdmmPruner : public LayerPruner {
       // the N:M survivors are always kept; on top, the gradual schedule keeps the largest others
       torch::Tensor nm = keep_mask_nm(a.t(), p).t();  // groups along the input dimension
       double sk = s - s * std::pow(1.0 - double(std::min(k + 1, K)) / double(K), 3);
-      return keep_mask_global(a.masked_fill(nm, std::numeric_limits<float>::infinity()), sk);
+      // never release more than the N:M mask prunes (a trailing partial group keeps more)
+      double nm_sparsity = double(nm.numel() - nm.sum().item<int64_t>()) / double(nm.numel());
+      return keep_mask_global(a.masked_fill(nm, std::numeric_limits<float>::infinity()), std::min(sk, nm_sparsity));
     }
     if (o_.admm_gradual) {
       double sk = s - s * std::pow(1.0 - double(k + 1) / double(K), 3);  // cubic schedule

@@ -45,12 +45,19 @@ torch::Tensor keep_mask_per_row(const torch::Tensor& score, double s) {
 }
 
 torch::Tensor keep_mask_nm(const torch::Tensor& score, const SparsityPattern& p) {
-  const int64_t rows = score.size(0), cols = score.size(1);
-  LEAP_CHECK(cols % p.m == 0, "%s sparsity needs the input dimension (%lld) to be a multiple of %lld", p.str().c_str(),
-             (long long)cols, (long long)p.m);
-  torch::Tensor g = score.reshape({rows, cols / p.m, p.m});
-  torch::Tensor idx = std::get<1>(g.sort(/*stable=*/true, /*dim=*/-1, /*descending=*/false)).slice(2, 0, p.m - p.n);
-  return torch::ones_like(g, torch::kBool).scatter(2, idx, false).reshape({rows, cols});
+  const int64_t rows = score.size(0), cols = score.size(1), full = cols / p.m * p.m;
+  torch::Tensor keep = torch::ones_like(score, torch::kBool);
+  if (full > 0) {
+    torch::Tensor g = score.slice(1, 0, full).reshape({rows, full / p.m, p.m});
+    torch::Tensor idx = std::get<1>(g.sort(/*stable=*/true, /*dim=*/-1, /*descending=*/false)).slice(2, 0, p.m - p.n);
+    keep.slice(1, 0, full).copy_(torch::ones_like(g, torch::kBool).scatter(2, idx, false).reshape({rows, full}));
+  }
+  const int64_t tail = cols - full;  // a trailing partial group keeps its min(N, tail) largest
+  if (tail > p.n) {
+    torch::Tensor idx = std::get<1>(score.slice(1, full).sort(true, -1, false)).slice(1, 0, tail - p.n);
+    keep.slice(1, full).scatter_(1, idx, false);
+  }
+  return keep;
 }
 
 torch::Tensor keep_mask_global(const torch::Tensor& score, double s) {

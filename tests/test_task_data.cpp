@@ -1,0 +1,108 @@
+// Task data readers and perplexity text: prompts as lm-eval builds them, and malformed inputs
+// (bad JSON lines, missing label files, empty texts, broken CSV) as clear errors naming the file
+// and line.
+#include <filesystem>
+
+#include "leap/error.h"
+#include "leap/eval.h"
+#include "leap/eval_ppl.h"
+#include "leap/fs_util.h"
+#include "leap/task_data.h"
+#include "test_util.h"
+
+namespace leap {
+namespace {
+namespace fs = std::filesystem;
+
+std::string err(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+
+std::string data() { return test::source_dir() + "/data"; }
+
+TEST(TaskData, PromptsAsLmEval) {
+  TaskData piqa = load_task("piqa", data(), 2, 0);
+  ASSERT_EQ(piqa.docs.size(), 2u);
+  EXPECT_EQ(piqa.original_size, 1838);
+  EXPECT_EQ(piqa.docs[0].contexts[0], "Question: How do I ready a guinea pig cage for it's new occupants?\nAnswer:");
+  EXPECT_EQ(piqa.docs[0].continuations[0].substr(0, 12), " Provide the");
+  TaskData arc = load_task("arc_easy", data(), 1, 0);
+  EXPECT_EQ(arc.docs[0].contexts[0], "Question: Which statement best explains why photosynthesis is the foundation of most food webs?\nAnswer:");
+  TaskData wino = load_task("winogrande", data(), 1, 0);
+  EXPECT_EQ(wino.docs[0].contexts.size(), 2u);
+  EXPECT_EQ(wino.docs[0].continuations[0], " always got the easier cases.");
+  TaskData mmlu = load_task("mmlu_abstract_algebra", data(), 1, 1);
+  EXPECT_EQ(mmlu.docs[0].contexts[0].rfind("The following are multiple choice questions (with answers) about abstract algebra.\n\n", 0), 0u);
+  EXPECT_NE(mmlu.docs[0].contexts[0].find("\nAnswer: "), std::string::npos);  // the 1-shot example's answer
+  EXPECT_EQ(mmlu.docs[0].continuations, (std::vector<std::string>{" A", " B", " C", " D"}));
+  TaskData hs = load_task("hellaswag", data(), 1, 0);
+  EXPECT_EQ(hs.docs[0].contexts[0], "Roof shingle removal: A man is sitting on a roof. He");
+  TaskData lam = load_task("lambada_openai", data(), 1, 0);
+  EXPECT_EQ(lam.kind, "loglikelihood");
+  EXPECT_EQ(lam.docs[0].continuations[0], " signs");
+}
+
+TEST(TaskData, MalformedInputsNameFileAndLine) {
+  std::string d = test::temp_dir("bad_tasks");
+  fs::create_directories(d + "/piqa");
+  fs::create_directories(d + "/arc");
+  fs::create_directories(d + "/mmlu/test");
+  write_file_atomic(d + "/piqa/valid.jsonl", "{\"goal\":\"g\",\"sol1\":\"a\",\"sol2\":\"b\"}\n");
+  EXPECT_NE(err([&] { load_task("piqa", d, 0, 0); }).find("valid-labels.lst not found"), std::string::npos);
+  write_file_atomic(d + "/piqa/valid-labels.lst", "0\n1\n");
+  EXPECT_NE(err([&] { load_task("piqa", d, 0, 0); }).find("2 labels for 1 questions"), std::string::npos);
+  write_file_atomic(d + "/piqa/valid-labels.lst", "7\n");
+  EXPECT_NE(err([&] { load_task("piqa", d, 0, 0); }).find("valid-labels.lst:1: label \"7\""), std::string::npos);
+  write_file_atomic(d + "/arc/arc_easy.jsonl", "{\"query\":\"Question: q\",\"choices\":[\"a\",\"b\"],\"gold\":0}\n{oops\n");
+  EXPECT_NE(err([&] { load_task("arc_easy", d, 0, 0); }).find("arc_easy.jsonl:2: not valid JSON"), std::string::npos);
+  write_file_atomic(d + "/arc/arc_easy.jsonl", "{\"query\":\"Question: q\",\"choices\":[\"a\",\"b\"],\"gold\":5}\n");
+  EXPECT_NE(err([&] { load_task("arc_easy", d, 0, 0); }).find("arc_easy.jsonl:1: gold 5 out of range"), std::string::npos);
+  write_file_atomic(d + "/arc/arc_challenge.jsonl", "{\"choices\":[\"a\"],\"gold\":0}\n");
+  EXPECT_NE(err([&] { load_task("arc_challenge", d, 0, 0); }).find("arc_challenge.jsonl:1: missing string field \"question\""),
+            std::string::npos);
+  write_file_atomic(d + "/mmlu/test/anatomy_test.csv", "question,choice0,choice1,choice2,choice3,answer\n\"q,1\",a,b,c,d,9\n");
+  EXPECT_NE(err([&] { load_task("mmlu_anatomy", d, 0, 0); }).find("row 2: answer \"9\""), std::string::npos);
+  write_file_atomic(d + "/mmlu/test/anatomy_test.csv", "\"unterminated,a,b\n");
+  EXPECT_NE(err([&] { load_task("mmlu_anatomy", d, 0, 0); }).find("anatomy_test.csv:1: unterminated quoted field"), std::string::npos);
+  EXPECT_NE(err([&] { load_task("openbookqa", d, 0, 0); }).find("openbook_qa.jsonl"), std::string::npos);
+  EXPECT_NE(err([&] { load_task("nope", d, 0, 0); }).find("unknown task \"nope\""), std::string::npos);
+  EXPECT_NE(err([&] { load_task("piqa", data(), 0, 3); }).find("--num_fewshot > 0"), std::string::npos);
+  write_file_atomic(d + "/empty.txt", "");
+  EXPECT_NE(err([&] { load_ppl_text("ppl", d, d + "/empty.txt"); }).find("empty.txt: text is empty"), std::string::npos);
+  EXPECT_NE(err([&] { load_ppl_text("wikitext2", d); }).find("wikitext-test.txt not found"), std::string::npos);
+}
+
+TEST(TaskData, CsvQuotesAndNewlines) {
+  auto rows = parse_csv("a,\"b,c\",\"d\"\"e\"\n\"multi\nline\",x,\n", "t.csv");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0], (std::vector<std::string>{"a", "b,c", "d\"e"}));
+  EXPECT_EQ(rows[1], (std::vector<std::string>{"multi\nline", "x", ""}));
+}
+
+TEST(Report, MarkdownAndCsvFromResultFiles) {
+  std::string d = test::temp_dir("report");
+  write_file_atomic(d + "/a.json", R"({"config":{"model":"m1"},"results":{"piqa":{"acc,none":0.5},"arc_easy":{"acc,none":0.25},
+    "arc_challenge":{"acc,none":0.2},"winogrande":{"acc,none":0.5},"openbookqa":{"acc,none":0.1},"mmlu":{"acc,none":0.25},
+    "wikitext2":{"ppl":12.5}}})");
+  write_file_atomic(d + "/b.json", R"({"results":{"piqa":{"acc,none":0.75}}})");
+  ReportOptions o;
+  o.inputs = {d + "/a.json", d + "/b.json"};
+  o.output = d + "/t.md";
+  o.csv = d + "/t.csv";
+  run_report(o);
+  std::string md = read_file(o.output), csv = read_file(o.csv);
+  EXPECT_NE(md.find("| 25.00 | 50.00 | 25.00 | 20.00 | 50.00 | 10.00 | 30.00 | 12.500 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 75.00 | - |"), std::string::npos) << md;
+  EXPECT_NE(csv.find("run,mmlu,piqa,arc_easy,arc_challenge,winogrande,openbookqa,avg,ppl"), std::string::npos) << csv;
+  write_file_atomic(d + "/bad.json", "{}");
+  o.inputs = {d + "/bad.json"};
+  EXPECT_NE(err([&] { run_report(o); }).find("no \"results\" object"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace leap
