@@ -24,10 +24,12 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias, const torch::Ten
   if (with_bias) bias = register_parameter("bias", torch::empty({out}, opt), false);
 }
 
+Tensor masked_linear(const Tensor& x, const Tensor& w, const Tensor& m, const Tensor& b);  // mask.cpp
+
 Tensor LinearImpl::forward(const Tensor& x) {
   if (input_observer) input_observer(x);
-  const Tensor w = weight_transform ? weight_transform(weight) : weight;
-  return torch::nn::functional::linear(x, w, bias);
+  if (mask.defined()) return masked_linear(x, weight, mask, bias);
+  return torch::nn::functional::linear(x, weight, bias);
 }
 
 RMSNormImpl::RMSNormImpl(int64_t dim, double eps_, bool one_plus_, const torch::TensorOptions& opt)

@@ -13,6 +13,7 @@
 #include "leap/eval_ppl.h"
 #include "leap/fs_util.h"
 #include "leap/layerwise.h"
+#include "leap/leap_trainer.h"
 #include "leap/log.h"
 #include "leap/model_path.h"
 #include "leap/progress.h"
@@ -79,8 +80,13 @@ void run_prune(PruneOptions& o) {
   o.dtype = dtype_string(dtype);
   SparsityPattern pattern = parse_sparsity_type(o.sparsity_type);
   o.sparsity = pattern_sparsity(pattern, o.sparsity);
-  if (o.method == "leap") fail("--method leap is not available yet in this build (layer-wise methods only)");
-  make_pruner(o.method, {}, 1, torch::kCPU);  // validates the method name early
+  const bool leap_method = o.method == "leap";
+  if (leap_method) {
+    LEAP_CHECK(pattern.unstructured(), "--method leap learns unstructured masks (use --sparsity_type unstructured)");
+    if (o.train_data.empty()) o.train_data = o.calib_data;
+  } else {
+    make_pruner(o.method, {}, 1, torch::kCPU);  // validates the method name early
+  }
   log::out(config_table("leap prune", o));
 
   Stopwatch load_timer;
@@ -90,14 +96,14 @@ void run_prune(PruneOptions& o) {
             dev.str().c_str(), format_duration(load_timer.seconds()).c_str());
 
   CalibData calib;
-  if (o.method != "magnitude") {
+  if (o.method != "magnitude") {  // LEAP's Wanda prior uses the same calibration
     calib = load_calibration(*tok, o.calib_data, o.nsamples, o.calib_seqlen, uint64_t(o.seed));
     LEAP_INFO("calibration: %lld x %lld tokens from %s (%s, %lld documents, sha256 %.12s)", (long long)o.nsamples,
               (long long)o.calib_seqlen, calib.path.c_str(), calib.format.c_str(), (long long)calib.documents,
               calib.sha256.c_str());
   }
   LayerwiseOptions lo;
-  lo.method = o.method;
+  lo.method = leap_method ? "wanda" : o.method;
   lo.sparsity = o.sparsity;
   lo.pattern = pattern;
   lo.batch = o.batch_size;
@@ -110,7 +116,19 @@ void run_prune(PruneOptions& o) {
   lo.pruner.admm_iterative_prune = o.admm_iterative_prune;
   lo.pruner.admm_gradual = o.admm_gradual;
   Stopwatch timer;
-  prune_layerwise(m, calib.ids, lo);
+  ojson training = nullptr;
+  if (leap_method) {
+    // the prior: Wanda at the target sparsity on a separate copy (§1.4); the weights trained
+    // against are the original dense ones
+    CausalLM prior_model = load_model(rm.dir, {dtype, dev});
+    lo.pruner.shift_zero_metrics = true;
+    auto prior = prune_layerwise(prior_model, calib.ids, lo);
+    prior_model = nullptr;
+    LeapResult lr = train_leap(m, *tok, prior, o);
+    training = lr.summary;
+  } else {
+    prune_layerwise(m, calib.ids, lo);
+  }
   double seconds = timer.seconds();
   auto rows = measure_sparsity(m);
   ojson sp = sparsity_json(rows);
@@ -132,6 +150,7 @@ void run_prune(PruneOptions& o) {
                                                           : ojson{{"path", calib.path}, {"sha256", calib.sha256}, {"format", calib.format}}},
                   {"source_model", rm.dir},
                   {"prune_seconds", seconds},
+                  {"training", training},
                   {"config", config_json(o)}};
   if (!o.eval_ppl_file.empty()) {
     PplText t = load_ppl_text("ppl", "", o.eval_ppl_file);

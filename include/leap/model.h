@@ -23,15 +23,16 @@
 
 namespace leap {
 
-// y = x Wᵀ (+ b). W: [out, in]. `weight_transform`, when set, replaces W by f(W) in forward
-// (LEAP's W ⊙ M); `input_observer`, when set, sees every input (calibration statistics).
+// y = x Wᵀ (+ b). W: [out, in]. When `mask` is defined, y = x (W ⊙ M)ᵀ (+ b) through a custom
+// autograd function that keeps no W ⊙ M product for backward (LEAP, mask.h); `input_observer`,
+// when set, sees every input (calibration statistics).
 class LinearImpl : public torch::nn::Module {
  public:
   LinearImpl(int64_t in, int64_t out, bool bias, const torch::TensorOptions& opt);
   torch::Tensor forward(const torch::Tensor& x);  // x: [..., in] → [..., out]
   torch::Tensor weight;                           // [out, in]
   torch::Tensor bias;                             // [out] or undefined
-  std::function<torch::Tensor(const torch::Tensor&)> weight_transform;
+  torch::Tensor mask;  // [out, in] soft mask M, or undefined
   std::function<void(const torch::Tensor&)> input_observer;
 };
 TORCH_MODULE(Linear);

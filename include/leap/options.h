@@ -83,10 +83,26 @@ struct PruneOptions {
   std::string eval_ppl_file;
   int64_t eval_seqlen = 2048;
   std::string output_path;
+  // LEAP (--method leap); defaults from method.md §1 (the reference code / README)
+  std::string train_data;  // default: the model preset's, else the calibration file
+  int64_t steps = 2000;
+  int64_t global_batch = 128;
+  int64_t micro_batch = 1;
+  int64_t seqlen = 4096;
+  double lr = 1e-3;
+  double beta1 = 0.9, beta2 = 0.95, weight_decay = 0.0;
+  int64_t warmup_steps = 5;
+  double max_grad_norm = 1.0;
+  double sparse_reg = 7.0, weight_reg = 10.0;
+  double tau_start = 4.0, tau_end = 0.05, kappa_start = 25.0, kappa_end = 350.0;
+  double prior_strength = 3.0, init_std = 0.014;
+  std::string final_mask = "exact";
+  int64_t log_every = 10;
+  std::string log_file;
   template <class V>
   void visit(V& v) {
     v("model", model, "HF model folder, HF repo id in the local cache, or short name (configs/models)", true);
-    v("method", method, "magnitude | wanda | sparsegpt | admm", false);
+    v("method", method, "magnitude | wanda | sparsegpt | admm | leap", false);
     v("sparsity", sparsity, "target sparsity over the decoder linears (N:M implies 1-N/M)", false);
     v("sparsity_type", sparsity_type, "unstructured | N:M (2:4, 4:8)", false);
     v("calib_data", calib_data, "calibration text: .jsonl with a \"text\" field, or plain text (default: bundled C4 sample)", false);
@@ -108,6 +124,28 @@ struct PruneOptions {
     v("eval_ppl_file", eval_ppl_file, "after pruning, report perplexity on this text file", false);
     v("eval_seqlen", eval_seqlen, "window length of --eval_ppl_file", false);
     v("output_path", output_path, "write a JSON report (config, sparsity, perplexity) here", false);
+    v("train_data", train_data, "LEAP: training text (.jsonl \"text\" or plain), tokenised and packed into --seqlen blocks", false);
+    v("steps", steps, "LEAP: optimizer steps T", false);
+    v("global_batch", global_batch, "LEAP: sequences per optimizer step", false);
+    v("micro_batch", micro_batch, "LEAP: sequences per forward/backward (fresh mask noise for each)", false);
+    v("seqlen", seqlen, "LEAP: tokens per training sequence", false);
+    v("lr", lr, "LEAP: peak AdamW learning rate (cosine, warm-up)", false);
+    v("beta1", beta1, "LEAP: AdamW beta1", false);
+    v("beta2", beta2, "LEAP: AdamW beta2", false);
+    v("weight_decay", weight_decay, "LEAP: AdamW weight decay on the logits", false);
+    v("warmup_steps", warmup_steps, "LEAP: linear warm-up steps", false);
+    v("max_grad_norm", max_grad_norm, "LEAP: gradient clipping (global norm)", false);
+    v("sparse_reg", sparse_reg, "LEAP: density penalty weight lambda_s", false);
+    v("weight_reg", weight_reg, "LEAP: weight-norm reward weight lambda_w (decays to 0)", false);
+    v("tau_start", tau_start, "LEAP: Gumbel-sigmoid temperature at step 0", false);
+    v("tau_end", tau_end, "LEAP: temperature at step T", false);
+    v("kappa_start", kappa_start, "LEAP: logit scale at step 0", false);
+    v("kappa_end", kappa_end, "LEAP: logit scale at step T", false);
+    v("prior_strength", prior_strength, "LEAP: Wanda prior strength (in std of the initial logits)", false);
+    v("init_std", init_std, "LEAP: std of the initial logits", false);
+    v("final_mask", final_mask, "LEAP: exact (global top-k at the budget) | threshold (keep theta > 0)", false);
+    v("log_every", log_every, "LEAP: steps between log lines / metrics records", false);
+    v("log_file", log_file, "LEAP: metrics JSONL file", false);
   }
   std::set<std::string> given;  // flags set on the command line (filled by the CLI)
 };

@@ -1,0 +1,64 @@
+// mask.cpp — see mask.h.
+#include "leap/mask.h"
+
+#include <torch/csrc/autograd/custom_function.h>
+
+namespace leap {
+using torch::Tensor;
+using torch::autograd::AutogradContext;
+using torch::autograd::tensor_list;
+
+namespace {
+
+class MaskedLinearFn : public torch::autograd::Function<MaskedLinearFn> {
+ public:
+  static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& w, const Tensor& m) {
+    ctx->save_for_backward({x, w, m});
+    Tensor wm = w * m.to(w.scalar_type());  // W ⊙ M, freed after the product
+    return torch::matmul(x, wm.t());
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const Tensor &x = saved[0], &w = saved[1], &m = saved[2];
+    const Tensor& gy = grads[0];  // [..., out]
+    Tensor wm = w * m.to(w.scalar_type());
+    Tensor gx = gy.matmul(wm);                                       // dL/dx = dy (W⊙M)
+    Tensor gy2 = gy.reshape({-1, gy.size(-1)});
+    Tensor x2 = x.reshape({-1, x.size(-1)});
+    Tensor gwm = gy2.t().matmul(x2);                                 // dL/d(W⊙M) = dyᵀ x   [out, in]
+    Tensor gm = (gwm * w).to(m.scalar_type());                       // dL/dM = dL/d(W⊙M) ⊙ W
+    return {gx, Tensor(), gm};
+  }
+};
+
+}  // namespace
+
+Tensor masked_linear(const Tensor& x, const Tensor& w, const Tensor& m, const Tensor& b) {
+  Tensor y = MaskedLinearFn::apply(x, w, m);
+  return b.defined() ? y + b : y;
+}
+
+Tensor gumbel_sigmoid(const Tensor& theta, double kappa, double tau, at::Generator gen) {
+  Tensor u = torch::empty(theta.sizes(), theta.options().dtype(torch::kFloat32).requires_grad(false));
+  u.uniform_(0.0, 1.0, gen).clamp_(1e-6, 1.0 - 1e-6);
+  Tensor logistic = torch::log(u) - torch::log1p(-u);  // log u − log(1−u)
+  return torch::sigmoid((kappa * theta.to(torch::kFloat32) + logistic) / tau);
+}
+
+double MaskSchedule::tau(int64_t t, int64_t T) const {
+  double f = T > 0 ? std::min(1.0, double(t) / double(T)) : 1.0;
+  return tau0 + (tau1 - tau0) * f;
+}
+double MaskSchedule::kappa(int64_t t, int64_t T) const {
+  double f = T > 0 ? std::min(1.0, double(t) / double(T)) : 1.0;
+  return kappa0 + (kappa1 - kappa0) * f;
+}
+
+Tensor init_logits(const Tensor& prior_keep, double sigma0, double strength, at::Generator gen) {
+  Tensor theta = torch::empty(prior_keep.sizes(), torch::TensorOptions().dtype(torch::kFloat32).device(prior_keep.device()));
+  theta.normal_(0.0, sigma0, gen);
+  Tensor sign = prior_keep.to(torch::kFloat32) * 2 - 1;  // keep → +1, prune → −1
+  return theta + strength * theta.std().item<double>() * sign;
+}
+
+}  // namespace leap

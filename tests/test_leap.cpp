@@ -1,0 +1,162 @@
+// LEAP's pieces and a short end-to-end run: the masked linear's forward and θ-gradient against
+// autograd on the plain formula (double precision), the Gumbel-sigmoid's mean, the schedules,
+// the prior's reproduction of the Wanda mask, the loss terms' gradients, determinism, and a
+// training run on stories260k that lowers the loss and lands exactly on the budget.
+#include "leap/calibration.h"
+#include "leap/layerwise.h"
+#include "leap/leap_trainer.h"
+#include "leap/mask.h"
+#include "leap/model.h"
+#include "leap/model_path.h"
+#include "test_util.h"
+
+namespace leap {
+namespace {
+
+TEST(Mask, MaskedLinearForwardAndGradientsMatchPlainAutograd) {
+  auto opt = torch::TensorOptions().dtype(torch::kFloat64);
+  torch::manual_seed(0);
+  torch::Tensor x = torch::randn({2, 5, 6}, opt).requires_grad_(true);
+  torch::Tensor w = torch::randn({4, 6}, opt);
+  torch::Tensor b = torch::randn({4}, opt).requires_grad_(true);
+  torch::Tensor theta = torch::randn({4, 6}, opt).requires_grad_(true);
+  torch::Tensor m1 = torch::sigmoid(theta * 3.0);
+  torch::Tensor y1 = masked_linear(x, w, m1, b);
+  torch::Tensor gy = torch::randn(y1.sizes(), opt);
+  auto g1 = torch::autograd::grad({y1}, {x, theta, b}, {gy});
+  torch::Tensor m2 = torch::sigmoid(theta * 3.0);
+  torch::Tensor y2 = torch::matmul(x, (w * m2).t()) + b;  // the plain formula
+  auto g2 = torch::autograd::grad({y2}, {x, theta, b}, {gy});
+  EXPECT_TRUE(test::allclose(y1, y2, 1e-12));
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(test::allclose(g1[i], g2[i], 1e-12)) << "gradient " << i;
+  // and torch's numerical gradcheck on the θ path
+  auto f = [&](const std::vector<torch::Tensor>& in) { return std::vector<torch::Tensor>{masked_linear(x.detach(), w, torch::sigmoid(in[0]), b.detach())}; };
+  torch::Tensor th = torch::randn({4, 6}, opt).requires_grad_(true);
+  auto out = f({th})[0];
+  auto ga = torch::autograd::grad({out.sum()}, {th})[0];
+  torch::Tensor gn = torch::zeros_like(th);
+  for (int64_t i = 0; i < th.numel(); ++i) {
+    torch::Tensor tp = th.detach().clone(), tm = th.detach().clone();
+    tp.view({-1})[i] += 1e-6;
+    tm.view({-1})[i] -= 1e-6;
+    gn.view({-1})[i] = (f({tp})[0].sum() - f({tm})[0].sum()) / 2e-6;
+  }
+  EXPECT_TRUE(test::allclose(ga, gn, 1e-6));
+}
+
+TEST(Mask, GumbelSigmoidIsARelaxedBernoulliOfProbabilitySigmoidKappaTheta) {
+  // For any τ, P(M > 1/2) = P(κθ + L > 0) = σ(κθ) exactly (L logistic). The mean of the soft sample
+  // at τ = 1 is not σ(κθ) (it is the CDF of a difference of two logistics at κθ); as τ → 0 the
+  // sample hardens and its mean tends to σ(κθ). Both are checked within 4 standard errors.
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(123);
+  const int64_t n = 40000;
+  torch::Tensor theta = torch::linspace(-0.1, 0.1, 5, torch::kFloat64).unsqueeze(1).expand({5, n}).contiguous();
+  torch::Tensor p = torch::sigmoid(theta.select(1, 0) * 25.0);
+  torch::Tensor se = torch::sqrt(p * (1 - p) / double(n));
+  for (double tau : {1.0, 0.05}) {
+    torch::Tensor M = gumbel_sigmoid(theta, 25.0, tau, gen).to(torch::kFloat64);
+    torch::Tensor hard_rate = (M > 0.5).to(torch::kFloat64).mean(1);
+    EXPECT_TRUE(torch::all((hard_rate - p).abs() < 4 * se).item<bool>()) << "tau " << tau << ": " << hard_rate << p;
+    if (tau == 1.0) {  // strictly inside (0, 1) while soft; at τ = 0.05 float32 saturates
+      EXPECT_GT(M.min().item<double>(), 0.0);
+      EXPECT_LT(M.max().item<double>(), 1.0);
+    }
+    if (tau == 0.05) EXPECT_TRUE(torch::all((M.mean(1) - p).abs() < 4 * se + 1e-3).item<bool>()) << M.mean(1) << p;
+  }
+}
+
+TEST(Mask, Schedules) {
+  MaskSchedule s;
+  EXPECT_NEAR(s.tau(0, 100), 4.0, 1e-12);
+  EXPECT_NEAR(s.tau(50, 100), 2.025, 1e-12);
+  EXPECT_NEAR(s.tau(100, 100), 0.05, 1e-12);
+  EXPECT_NEAR(s.kappa(0, 100), 25.0, 1e-12);
+  EXPECT_NEAR(s.kappa(50, 100), 187.5, 1e-12);
+  EXPECT_NEAR(s.kappa(100, 100), 350.0, 1e-12);
+  EXPECT_NEAR(s.kappa(200, 100), 350.0, 1e-12);  // clipped
+}
+
+TEST(Mask, PriorReproducesWandaMask) {
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(0);
+  torch::Tensor keep = torch::rand({256, 512}) > 0.5;
+  torch::Tensor theta = init_logits(keep, 0.014, 3.0, gen);
+  double agree = ((theta > 0) == keep).to(torch::kFloat64).mean().item<double>();
+  // a 3σ split: P(flip) = Φ(−3) ≈ 0.13%
+  EXPECT_GT(agree, 1 - 0.0025);
+  EXPECT_LT(agree, 1 - 0.0005);
+  EXPECT_NEAR(theta.masked_select(keep).mean().item<double>(), 3 * 0.014, 0.003);
+}
+
+TEST(Mask, DensityAndWeightTermsGradients) {
+  // d = ΣM/N, R = Σ‖M⊙W‖/Σ‖W‖: autograd against hand-computed gradients
+  torch::Tensor w = torch::tensor({{3.0, -4.0}, {0.0, 1.0}}, torch::kFloat64);
+  torch::Tensor m = torch::tensor({{0.5, 0.25}, {1.0, 0.75}}, torch::kFloat64).requires_grad_(true);
+  torch::Tensor d = m.sum() / 4.0;
+  torch::Tensor R = (m * w).norm() / w.norm();
+  EXPECT_DOUBLE_EQ(d.item<double>(), 0.625);
+  double mw = std::sqrt(1.5 * 1.5 + 1.0 * 1.0 + 0.75 * 0.75);
+  EXPECT_NEAR(R.item<double>(), mw / std::sqrt(26.0), 1e-15);
+  auto gd = torch::autograd::grad({d}, {m}, {}, true)[0];
+  EXPECT_TRUE(torch::allclose(gd, torch::full({2, 2}, 0.25, torch::kFloat64)));
+  auto gR = torch::autograd::grad({R}, {m})[0];  // ∂R/∂M = M W² / (‖M⊙W‖ ‖W‖)
+  torch::Tensor expect = m.detach() * w * w / (mw * std::sqrt(26.0));
+  EXPECT_TRUE(torch::allclose(gR, expect, 1e-12, 1e-14));
+}
+
+PruneOptions tiny_run() {
+  PruneOptions o;
+  o.sparsity = 0.5;
+  o.steps = 12;
+  o.global_batch = 2;
+  o.micro_batch = 1;
+  o.seqlen = 128;
+  o.log_every = 1000;
+  o.train_data = test::source_dir() + "/data/tinystories/train.txt";
+  return o;
+}
+
+std::map<std::string, torch::Tensor> wanda_prior(const Tokenizer& tok, double s) {
+  CausalLM p = load_model(resolve_model("stories260k").dir, {});
+  CalibData c = load_calibration(tok, test::source_dir() + "/data/tinystories/train.txt", 8, 128, 0);
+  LayerwiseOptions lo;
+  lo.method = "wanda";
+  lo.sparsity = s;
+  return prune_layerwise(p, c.ids, lo);
+}
+
+TEST(Leap, DeterministicAndExactBudget) {
+  std::string dir = resolve_model("stories260k").dir;
+  auto tok = load_tokenizer(dir);
+  auto prior = wanda_prior(*tok, 0.5);
+  std::vector<std::map<std::string, torch::Tensor>> runs;
+  for (int r = 0; r < 2; ++r) {
+    CausalLM m = load_model(dir, {});
+    runs.push_back(train_leap(m, *tok, prior, tiny_run()).keep);
+    auto sp = measure_sparsity(m);
+    int64_t z = 0, n = 0;
+    for (auto& x : sp) z += x.zeros, n += x.numel;
+    EXPECT_EQ(z, n / 2);  // exact final budget
+  }
+  for (const auto& [name, keep] : runs[0]) EXPECT_TRUE(torch::equal(keep, runs[1].at(name))) << name;
+}
+
+TEST(Leap, TrainingLowersLossAndHitsDensity) {
+  std::string dir = resolve_model("stories260k").dir;
+  auto tok = load_tokenizer(dir);
+  auto prior = wanda_prior(*tok, 0.6);
+  CausalLM m = load_model(dir, {});
+  PruneOptions o = tiny_run();
+  o.sparsity = 0.6;
+  o.steps = 60;
+  o.final_mask = "threshold";
+  LeapResult r = train_leap(m, *tok, prior, o);
+  double first = r.summary["first_step_ce"], last = r.summary["last_step_ce"];
+  EXPECT_LT(last, first - 1.0) << "CE " << first << " -> " << last;
+  auto sp = measure_sparsity(m);
+  int64_t z = 0, n = 0;
+  for (auto& x : sp) z += x.zeros, n += x.numel;
+  EXPECT_NEAR(double(z) / double(n), 0.6, 0.02);  // threshold rule: the density penalty holds the budget
+}
+
+}  // namespace
+}  // namespace leap
