@@ -163,6 +163,8 @@ ModelConfig parse_hf_config(const std::string& text, const std::string& src) {
       c.norm_one_plus = c.sandwich_norms = c.qk_norm = c.embed_scale = true;
       break;
   }
+  if (rd.opt_bool("use_bidirectional_attention", false))
+    fail("%s: use_bidirectional_attention = true (an encoder-style Gemma) is not supported", src.c_str());
   if (rd.has("partial_rotary_factor") && rd.opt_num("partial_rotary_factor", 1.0) != 1.0)
     fail("%s: partial_rotary_factor != 1 is not supported", src.c_str());
 

@@ -10,6 +10,7 @@
 #include "leap/checkpoint.h"
 #include "leap/device.h"
 #include "leap/error.h"
+#include "leap/eval.h"
 #include "leap/eval_ppl.h"
 #include "leap/fs_util.h"
 #include "leap/layerwise.h"
@@ -72,6 +73,19 @@ ojson sparsity_json(const std::vector<LinearSparsity>& rows) {
 }  // namespace
 
 void run_prune(PruneOptions& o) {
+  if (!o.recipe.empty()) {
+    nlohmann::json r;
+    try {
+      r = nlohmann::json::parse(read_file(o.recipe));
+    } catch (const nlohmann::json::exception& e) {
+      fail("%s: not valid JSON: %s", o.recipe.c_str(), e.what());
+    }
+    try {
+      apply_recipe(o, r, o.recipe);
+    } catch (const std::runtime_error& e) {
+      throw Error(e.what());
+    }
+  }
   ResolvedModel rm = resolve_model(o.model);
   apply_defaults(o, model_preset_defaults(rm.short_name), o.model + " preset");
   if (o.calib_data.empty()) o.calib_data = (fs::path(leap_home()) / "data" / "c4" / "c4_sample.jsonl").string();
@@ -159,6 +173,19 @@ void run_prune(PruneOptions& o) {
     LEAP_INFO("perplexity on %s: %.4f (%lld windows of %lld tokens)", t.path.c_str(), r.ppl, (long long)r.windows,
               (long long)r.seqlen);
     report["eval"] = {{"ppl", r.ppl}, {"file", t.path}, {"sha256", t.sha256}, {"seqlen", r.seqlen}, {"windows", r.windows}};
+  }
+  if (!o.eval_tasks.empty()) {
+    EvalOptions eo;
+    eo.model = o.save_model.empty() ? rm.dir : o.save_model;
+    eo.tasks = o.eval_tasks;
+    eo.seqlen = o.eval_seqlen;
+    eo.limit = o.eval_limit;
+    eo.device = o.device;
+    eo.dtype = o.dtype;
+    ojson ev = evaluate_model(m, *tok, eo, rm.dir);
+    log::out(results_table(ev));
+    report["eval_results"] = ev["results"];
+    if (ev["summary"].contains("avg_acc_6")) report["eval_avg_acc_6"] = ev["summary"]["avg_acc_6"];
   }
   if (!o.save_model.empty()) {
     save_hf_checkpoint(m, rm.dir, o.save_model, report);

@@ -3,6 +3,7 @@
 // the prior's reproduction of the Wanda mask, the loss terms' gradients, determinism, and a
 // training run on stories260k that lowers the loss and lands exactly on the budget.
 #include "leap/calibration.h"
+#include "leap/fs_util.h"
 #include "leap/layerwise.h"
 #include "leap/leap_trainer.h"
 #include "leap/mask.h"
@@ -156,6 +157,30 @@ TEST(Leap, TrainingLowersLossAndHitsDensity) {
   int64_t z = 0, n = 0;
   for (auto& x : sp) z += x.zeros, n += x.numel;
   EXPECT_NEAR(double(z) / double(n), 0.6, 0.02);  // threshold rule: the density penalty holds the budget
+}
+
+}  // namespace
+}  // namespace leap
+
+namespace leap {
+namespace {
+
+TEST(Recipe, FlagsOverrideRecipeWhichOverridesPresets) {
+  nlohmann::json recipe = nlohmann::json::parse(read_file(test::source_dir() + "/configs/recipes/leap.json"));
+  PruneOptions o;
+  o.given = {"steps"};
+  o.steps = 7;  // as if --steps 7 was typed
+  apply_recipe(o, recipe, "leap.json");
+  EXPECT_EQ(o.steps, 7);
+  EXPECT_EQ(o.global_batch, 128);
+  EXPECT_EQ(o.method, "leap");
+  EXPECT_DOUBLE_EQ(o.beta2, 0.95);
+  apply_defaults(o, nlohmann::json{{"global_batch", 4}, {"seqlen", 256}, {"calib_seqlen", 512}}, "preset");
+  EXPECT_EQ(o.global_batch, 128);  // the recipe wins over the preset
+  EXPECT_EQ(o.calib_seqlen, 2048);
+  PruneOptions bad;
+  EXPECT_THROW(apply_recipe(bad, nlohmann::json{{"stpes", 3}}, "typo.json"), std::runtime_error);
+  EXPECT_THROW(apply_recipe(bad, nlohmann::json{{"steps", "many"}}, "type.json"), std::runtime_error);
 }
 
 }  // namespace

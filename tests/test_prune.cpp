@@ -169,6 +169,14 @@ TEST(Checkpoint, LoadsInTransformersWithSameLogitsAndSparsity) {
   // overwriting an existing output folder replaces it whole
   save_hf_checkpoint(m, stories(), dir, {{"method", "again"}});
   EXPECT_NE(read_file(dir + "/leap_sparsity.json").find("again"), std::string::npos);
+  // a small shard limit gives HF-named shards with an index, which leap (and HF) load back
+  std::string sharded = test::temp_dir("ckpt_sharded") + "/pruned";
+  save_hf_checkpoint(m, stories(), sharded, {{"method", "sharded"}}, 200000);
+  EXPECT_TRUE(file_exists(sharded + "/model.safetensors.index.json"));
+  EXPECT_FALSE(file_exists(sharded + "/model.safetensors"));
+  CausalLM back = load_model(sharded, {});
+  auto a = m->named_parameters(), b = back->named_parameters();
+  for (auto& p : a) EXPECT_TRUE(torch::equal(p.value(), b[p.key()])) << p.key();
   int leftovers = 0;
   for (auto& e : fs::directory_iterator(fs::path(dir).parent_path()))
     leftovers += e.path().filename().string().rfind(".pruned", 0) == 0;

@@ -99,6 +99,9 @@ struct PruneOptions {
   std::string final_mask = "exact";
   int64_t log_every = 10;
   std::string log_file;
+  std::string recipe;
+  std::string eval_tasks;
+  int64_t eval_limit = 0;
   template <class V>
   void visit(V& v) {
     v("model", model, "HF model folder, HF repo id in the local cache, or short name (configs/models)", true);
@@ -146,6 +149,9 @@ struct PruneOptions {
     v("final_mask", final_mask, "LEAP: exact (global top-k at the budget) | threshold (keep theta > 0)", false);
     v("log_every", log_every, "LEAP: steps between log lines / metrics records", false);
     v("log_file", log_file, "LEAP: metrics JSONL file", false);
+    v("recipe", recipe, "JSON file of flag values (e.g. configs/recipes/leap.json); flags override it", false);
+    v("eval_tasks", eval_tasks, "after pruning, run leap eval on these tasks (same names as leap eval --tasks)", false);
+    v("eval_limit", eval_limit, "--limit for --eval_tasks", false);
   }
   std::set<std::string> given;  // flags set on the command line (filled by the CLI)
 };
@@ -234,7 +240,31 @@ struct DefaultsVisitor {  // assigns preset values to fields the user did not se
     }
   }
 };
+
+struct NamesVisitor {
+  std::set<std::string> names;
+  template <class T>
+  void operator()(const char* name, T&, const char*, bool) {
+    names.insert(name);
+  }
+};
 }  // namespace detail
+
+// Applies a recipe file: every key must be an option name (or start with '_', a comment); values
+// fill the fields not given as flags, which then count as given (a model preset cannot override).
+template <class Opts>
+void apply_recipe(Opts& o, const nlohmann::json& recipe, const std::string& source) {
+  if (!recipe.is_object()) throw std::runtime_error(source + ": a recipe must be a JSON object");
+  detail::NamesVisitor names;
+  o.visit(names);
+  for (auto it = recipe.begin(); it != recipe.end(); ++it)
+    if (!it.key().empty() && it.key()[0] != '_' && !names.names.count(it.key()))
+      throw std::runtime_error(source + ": unknown key \"" + it.key() + "\"");
+  detail::DefaultsVisitor v{recipe, o.given, source};
+  o.visit(v);
+  for (auto it = recipe.begin(); it != recipe.end(); ++it)
+    if (names.names.count(it.key())) o.given.insert(it.key());
+}
 
 // Applies the entries of `defaults` (e.g. a model preset) to the fields not given as flags.
 template <class Opts>
