@@ -10,7 +10,16 @@
 #include "leap/fs_util.h"
 #include "leap/log.h"
 #include "leap/mask.h"
+#include "leap/model.h"
 #include "leap/progress.h"
+#include "leap/activation_checkpoint.h"
+#include "leap/train_state.h"
+
+#include <ATen/autocast_mode.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <sstream>
 
 namespace leap {
 using torch::Tensor;
@@ -41,30 +50,93 @@ double lr_factor(int64_t t, int64_t warmup, int64_t T) {
 
 }  // namespace
 
-LeapResult train_leap(CausalLM& m, const Tokenizer& tok, const std::map<std::string, Tensor>& prior,
-                      const PruneOptions& o) {
+namespace {
+
+// Resident set size of this process in MiB (Linux).
+double rss_mib() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");  // procfs reports size 0: read it as a stream
+  if (!f) return 0;
+  long pages = 0, resident = 0;
+  int n = std::fscanf(f, "%ld %ld", &pages, &resident);
+  std::fclose(f);
+  return n == 2 ? double(resident) * double(::sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0) : 0.0;
+}
+
+// AdamW with torch.optim.AdamW's exact update order (decoupled weight decay, bias corrections).
+struct AdamW {
+  double lr, b1, b2, eps, wd;
+  void step(std::vector<Tensor>& params, std::vector<Tensor>& m, std::vector<Tensor>& v, int64_t t, double cur_lr) {
+    torch::NoGradGuard ng;
+    const double bc1 = 1 - std::pow(b1, double(t)), bc2 = 1 - std::pow(b2, double(t));
+    for (size_t i = 0; i < params.size(); ++i) {
+      Tensor& p = params[i];
+      if (!p.grad().defined()) continue;
+      Tensor g = p.grad();
+      p.mul_(1 - cur_lr * wd);
+      m[i].lerp_(g, 1 - b1);                      // m ← β1 m + (1−β1) g
+      v[i].mul_(b2).addcmul_(g, g, 1 - b2);       // v ← β2 v + (1−β2) g²
+      Tensor denom = (v[i].sqrt() / std::sqrt(bc2)).add_(eps);
+      p.addcdiv_(m[i], denom, -cur_lr / bc1);     // θ ← θ − lr·m̂/(√v̂ + ε)
+    }
+  }
+};
+
+}  // namespace
+
+LeapResult train_leap(CausalLM& m, const Tokenizer& tok, const PriorFn& make_prior, const PruneOptions& o,
+                      const nlohmann::json& fingerprint) {
   LEAP_CHECK(o.steps >= 1, "--steps must be at least 1");
   LEAP_CHECK(o.micro_batch >= 1 && o.global_batch >= o.micro_batch && o.global_batch % o.micro_batch == 0,
              "--global_batch (%lld) must be a positive multiple of --micro_batch (%lld)", (long long)o.global_batch,
              (long long)o.micro_batch);
   LEAP_CHECK(o.final_mask == "exact" || o.final_mask == "threshold", "--final_mask must be exact or threshold");
+  const torch::Dtype mask_dtype = parse_dtype(o.mask_dtype);
   const torch::Device dev = m->device();
   auto linears = m->decoder_linears();
+  std::vector<std::string> names;
+  for (const auto& l : linears) names.push_back(l.name);
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(uint64_t(o.seed));
   // mask noise is drawn on the model's device: the CPU generator above, or the device's default one
   at::Generator noise_gen = dev.is_cpu() ? gen : at::globalContext().defaultGenerator(dev);
   if (!dev.is_cpu()) noise_gen.set_current_seed(uint64_t(o.seed) + 1);
+  std::string ckpt_dir = o.ckpt_dir;
+  if (ckpt_dir.empty() && !o.save_model.empty()) ckpt_dir = o.save_model + ".leap_ckpt";
+  if ((o.save_every > 0 || o.resume || o.max_steps_per_run > 0) && ckpt_dir.empty())
+    fail("--save_every / --resume / --max_steps_per_run need --ckpt_dir (or --save_model)");
 
-  // ---- logits θ from the Wanda prior: θ ~ N(0, 0.014²) + 3·std(θ)·(±1)   (§1.4)
-  std::vector<Tensor> thetas;
+  nlohmann::json fp = fingerprint;
+  for (auto [k, v] : {std::pair<const char*, nlohmann::json>{"sparsity", o.sparsity}, {"steps", o.steps},
+                      {"global_batch", o.global_batch}, {"seqlen", o.seqlen}, {"seed", o.seed}, {"lr", o.lr},
+                      {"mask_dtype", o.mask_dtype}, {"final_mask", o.final_mask}})
+    fp[k] = v;
+
+  // ---- state: fresh (logits from the Wanda prior) or resumed
+  TrainState st;
+  bool resumed = o.resume && load_latest_train_state(ckpt_dir, names, fp, st);
+  std::vector<Tensor> thetas, exp_avg, exp_avg_sq;
   int64_t total = 0;
-  for (const auto& l : linears) {
-    auto it = prior.find(l.name);
-    LEAP_CHECK(it != prior.end(), "no prior mask for %s", l.name.c_str());
-    Tensor th = init_logits(it->second, o.init_std, o.prior_strength, gen).to(dev).set_requires_grad(true);
-    thetas.push_back(th);
-    total += th.numel();
+  if (resumed) {
+    for (size_t i = 0; i < linears.size(); ++i) {
+      thetas.push_back(st.theta[i].to(dev).to(mask_dtype).set_requires_grad(true));
+      exp_avg.push_back(st.exp_avg[i].to(dev).to(mask_dtype));
+      exp_avg_sq.push_back(st.exp_avg_sq[i].to(dev).to(mask_dtype));
+    }
+    gen.set_state(st.cpu_rng);
+    if (!dev.is_cpu() && st.device_rng.defined()) noise_gen.set_state(st.device_rng);
+    LEAP_INFO("resumed from %s/step_%08lld", ckpt_dir.c_str(), (long long)st.step);
+  } else {
+    if (o.resume) LEAP_INFO("--resume: no checkpoint in %s, starting from step 0", ckpt_dir.c_str());
+    auto prior = make_prior();
+    for (const auto& l : linears) {  // θ ~ N(0, 0.014²) + 3·std(θ)·(±1)   (§1.4)
+      auto it = prior.find(l.name);
+      LEAP_CHECK(it != prior.end(), "no prior mask for %s", l.name.c_str());
+      Tensor th = init_logits(it->second, o.init_std, o.prior_strength, gen).to(dev).to(mask_dtype);
+      thetas.push_back(th.set_requires_grad(true));
+      exp_avg.push_back(torch::zeros_like(th));
+      exp_avg_sq.push_back(torch::zeros_like(th));
+    }
   }
+  for (const auto& th : thetas) total += th.numel();
   double wnorm_total = 0;  // Σ_l ‖W_l‖_F
   for (const auto& l : linears) wnorm_total += l.linear->weight.to(torch::kFloat32).norm().item<double>();
   const double target_density = 1.0 - o.sparsity;  // d* = 1 − s
@@ -74,9 +146,18 @@ LeapResult train_leap(CausalLM& m, const Tokenizer& tok, const std::map<std::str
   const int64_t nblocks = blocks.size(0);
   std::mt19937_64 rng(uint64_t(o.seed));
   std::vector<int64_t> order(static_cast<size_t>(nblocks));
-  std::iota(order.begin(), order.end(), 0);
-  std::shuffle(order.begin(), order.end(), rng);
   size_t cursor = 0;
+  if (resumed) {
+    std::istringstream in(st.data_rng);
+    in >> rng;
+    order = st.order;
+    cursor = size_t(st.cursor);
+    LEAP_CHECK(int64_t(order.size()) == nblocks, "resume: the training data has %lld blocks, the checkpoint %zu",
+               (long long)nblocks, order.size());
+  } else {
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), rng);
+  }
   auto next_blocks = [&](int64_t n) {
     std::vector<int64_t> idx;
     for (int64_t i = 0; i < n; ++i) {
@@ -92,91 +173,148 @@ LeapResult train_leap(CausalLM& m, const Tokenizer& tok, const std::map<std::str
             (long long)total, linears.size(), (long long)nblocks, (long long)o.seqlen, o.train_data.c_str(),
             (long long)o.steps, (long long)o.global_batch);
 
-  torch::optim::AdamW opt(thetas, torch::optim::AdamWOptions(o.lr).betas({o.beta1, o.beta2}).eps(1e-8).weight_decay(o.weight_decay));
+  AdamW opt{o.lr, o.beta1, o.beta2, 1e-8, o.weight_decay};
   MaskSchedule sched{o.tau_start, o.tau_end, o.kappa_start, o.kappa_end};
   const int64_t grad_acc = o.global_batch / o.micro_batch, T = o.steps;
-  std::string log_lines;
+  const bool autocast = dev.is_cuda() && m->dtype() == torch::kFloat32;  // bf16 autocast on CUDA
+  std::string log_lines = resumed ? st.metrics : "";
   Stopwatch sw;
-  double first_ce = 0, last_ce = 0;
-  for (int64_t t = 0; t < T; ++t) {
+  double first_ce = resumed ? st.first_ce : 0, last_ce = 0;
+  const int64_t start = resumed ? st.step : 0;
+  int64_t t = start;
+  auto snapshot = [&](int64_t step_done) {
+    TrainState s;
+    s.step = step_done;
+    for (size_t i = 0; i < thetas.size(); ++i) {
+      s.theta.push_back(thetas[i].detach().to(torch::kCPU));
+      s.exp_avg.push_back(exp_avg[i].to(torch::kCPU));
+      s.exp_avg_sq.push_back(exp_avg_sq[i].to(torch::kCPU));
+    }
+    s.cpu_rng = gen.get_state();
+    if (!dev.is_cpu()) s.device_rng = noise_gen.get_state();
+    std::ostringstream out;
+    out << rng;
+    s.data_rng = out.str();
+    s.order = order;
+    s.cursor = int64_t(cursor);
+    s.fingerprint = fp;
+    s.metrics = log_lines;
+    s.first_ce = first_ce;
+    save_train_state(ckpt_dir, names, s);
+  };
+  for (; t < T; ++t) {
+    if (o.max_steps_per_run > 0 && t - start >= o.max_steps_per_run) break;
     const double tau = sched.tau(t, T), kappa = sched.kappa(t, T);
     const double lr = o.lr * lr_factor(t, o.warmup_steps, T);
-    for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
-    opt.zero_grad();
+    for (auto& th : thetas) th.mutable_grad() = Tensor();
     double ce_sum = 0, dens_sum = 0, r_sum = 0;
     for (int64_t a = 0; a < grad_acc; ++a) {
       // fresh Gumbel-sigmoid sample for every micro-batch: M = σ((κθ + log u − log(1−u))/τ)   (§1.3)
+      std::vector<Tensor> masks;
       Tensor msum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat32).device(dev));
       Tensor rnum = torch::zeros({}, msum.options());
       for (size_t i = 0; i < linears.size(); ++i) {
         Tensor M = gumbel_sigmoid(thetas[i], kappa, tau, noise_gen);
-        linears[i].linear->mask = M;
+        masks.push_back(M);
         msum = msum + M.sum();
         rnum = rnum + (M * linears[i].linear->weight.to(torch::kFloat32)).norm();  // ‖M ⊙ W‖_F
       }
       Tensor x = next_blocks(o.micro_batch).to(dev);
-      Tensor logits = m->forward(x).to(torch::kFloat32);  // [b, L, V]
+      auto rope = m->rope(o.seqlen);
+      if (autocast) {
+        at::autocast::set_autocast_enabled(at::kCUDA, true);
+        at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+      }
+      Tensor h = m->embed(x);
+      for (int64_t li = 0; li < m->config().num_layers; ++li) {
+        std::vector<Tensor> block_masks;
+        for (size_t i = 0; i < linears.size(); ++i)
+          if (linears[i].layer == li) block_masks.push_back(masks[i]);
+        if (o.grad_checkpoint) {
+          h = checkpointed_block(*m, li, h, block_masks, rope);
+        } else {
+          size_t k = 0;
+          for (size_t i = 0; i < linears.size(); ++i)
+            if (linears[i].layer == li) linears[i].linear->mask = block_masks[k++];
+          h = m->run_layer(li, h, rope);
+        }
+      }
+      Tensor logits = m->head(h).to(torch::kFloat32);  // [b, L, V]
+      if (autocast) {
+        at::autocast::set_autocast_enabled(at::kCUDA, false);
+        at::autocast::clear_cache();
+      }
       Tensor ce = torch::nn::functional::cross_entropy(
           logits.slice(1, 0, o.seqlen - 1).reshape({-1, logits.size(-1)}), x.slice(1, 1).reshape({-1}));
-      Tensor d = msum / double(total);                                     // d(M) = ΣM / ΣN
-      Tensor R = rnum / wnorm_total;                                        // R(M) = Σ‖M⊙W‖ / Σ‖W‖
+      Tensor d = msum / double(total);               // d(M) = ΣM / ΣN
+      Tensor R = rnum / wnorm_total;                  // R(M) = Σ‖M⊙W‖ / Σ‖W‖
       Tensor loss = ce / double(grad_acc) +
                     (o.sparse_reg * (d - target_density).abs() - o.weight_reg * (1.0 - double(t) / double(T)) * R) /
                         double(grad_acc);  // §1.5
+      double ce_v = ce.item<double>();
+      if (!std::isfinite(ce_v) || !std::isfinite(loss.item<double>()))
+        fail("LEAP step %lld, micro-batch %lld: non-finite loss (CE %g); stopping (the last checkpoint, if any, is kept)",
+             (long long)(t + 1), (long long)a, ce_v);
       loss.backward();
-      ce_sum += ce.item<double>();
+      for (auto& l : linears) l.linear->mask = Tensor();
+      ce_sum += ce_v;
       dens_sum += d.item<double>();
       r_sum += R.item<double>();
     }
-    for (auto& l : linears) l.linear->mask = Tensor();
     double ce_mean = ce_sum / double(grad_acc);
-    if (!std::isfinite(ce_mean)) fail("LEAP step %lld: non-finite loss (CE %g); stopping", (long long)t, ce_mean);
     torch::nn::utils::clip_grad_norm_(thetas, o.max_grad_norm);
-    opt.step();
+    opt.step(thetas, exp_avg, exp_avg_sq, t + 1, lr);
     if (t == 0) first_ce = ce_mean;
     last_ce = ce_mean;
-    if ((t + 1) % o.log_every == 0 || t == 0 || t + 1 == T) {
+    if ((t + 1) % o.log_every == 0 || t == start || t + 1 == T) {
       torch::NoGradGuard ng;
       int64_t pos = 0;
       for (const auto& th : thetas) pos += (th > 0).sum().item<int64_t>();
       double hard = double(pos) / double(total), soft = dens_sum / double(grad_acc);
-      double el = sw.seconds(), tok_s = double((t + 1) * o.global_batch * o.seqlen) / el;
-      LEAP_INFO("step %lld/%lld | ce %.4f | density pen %.4f | soft density %.4f | hard density %.4f | tau %.3f | kappa %.1f | lr %.2e | %.0f tok/s | eta %s",
+      double el = sw.seconds(), tok_s = double((t + 1 - start) * o.global_batch * o.seqlen) / el;
+      LEAP_INFO("step %lld/%lld | ce %.4f | density pen %.4f | soft density %.4f | hard density %.4f | tau %.3f | kappa %.1f | lr %.2e | %.0f tok/s | rss %.0f MiB | eta %s",
                 (long long)(t + 1), (long long)T, ce_mean, o.sparse_reg * std::abs(soft - target_density), soft, hard, tau,
-                kappa, lr, tok_s, format_duration(el / double(t + 1) * double(T - t - 1)).c_str());
-      if (!o.log_file.empty()) {
-        ojson per_block = ojson::array();
-        std::vector<std::pair<int64_t, int64_t>> pb(size_t(m->config().num_layers));
-        for (size_t i = 0; i < linears.size(); ++i) {
-          pb[size_t(linears[i].layer)].first += (thetas[i] > 0).sum().item<int64_t>();
-          pb[size_t(linears[i].layer)].second += thetas[i].numel();
-        }
-        for (auto& [p, n] : pb) per_block.push_back(double(p) / double(n));
-        ojson rec = {{"step", t + 1}, {"ce", ce_mean}, {"soft_density", soft}, {"hard_density", hard},
-                     {"weight_reward", r_sum / double(grad_acc)}, {"tau", tau}, {"kappa", kappa}, {"lr", lr},
-                     {"tokens_per_s", tok_s}, {"block_hard_density", per_block}};
-        log_lines += rec.dump() + "\n";
-        write_file_atomic(o.log_file, log_lines);
+                kappa, lr, tok_s, rss_mib(), format_duration(el / double(t + 1 - start) * double(T - t - 1)).c_str());
+      ojson per_block = ojson::array();
+      std::vector<std::pair<int64_t, int64_t>> pb(size_t(m->config().num_layers));
+      for (size_t i = 0; i < linears.size(); ++i) {
+        pb[size_t(linears[i].layer)].first += (thetas[i] > 0).sum().item<int64_t>();
+        pb[size_t(linears[i].layer)].second += thetas[i].numel();
       }
+      for (auto& [p, n] : pb) per_block.push_back(double(p) / double(n));
+      ojson rec = {{"step", t + 1}, {"ce", ce_mean}, {"density_penalty", o.sparse_reg * std::abs(soft - target_density)},
+                   {"soft_density", soft}, {"hard_density", hard}, {"weight_reward", r_sum / double(grad_acc)},
+                   {"tau", tau}, {"kappa", kappa}, {"lr", lr}, {"tokens_per_s", tok_s}, {"rss_mib", rss_mib()},
+                   {"block_hard_density", per_block}};
+      log_lines += rec.dump() + "\n";
+      if (!o.log_file.empty()) write_file_atomic(o.log_file, log_lines);
     }
+    if (o.save_every > 0 && (t + 1) % o.save_every == 0 && t + 1 < T) snapshot(t + 1);
   }
+  LeapResult res;
+  for (const auto& th : thetas) res.theta.push_back(th.detach().to(torch::kCPU).to(torch::kFloat32));
+  if (t < T) {  // stopped by --max_steps_per_run
+    snapshot(t);
+    LEAP_INFO("stopped after step %lld of %lld; checkpoint in %s (continue with --resume)", (long long)t, (long long)T,
+              ckpt_dir.c_str());
+    res.summary = {{"stopped_at_step", t}, {"ckpt_dir", ckpt_dir}};
+    return res;
+  }
+  res.finished = true;
 
   // ---- final hard mask   (§1.7)
   torch::NoGradGuard ng;
-  LeapResult res;
-  double thresh = 0.0;
   if (o.final_mask == "exact") {  // global top-k over θ at the target density
     std::vector<Tensor> flat;
-    for (const auto& th : thetas) flat.push_back(th.detach().flatten().to(torch::kCPU));
+    for (const auto& th : res.theta) flat.push_back(th.flatten());
     Tensor all = torch::cat(flat);
     int64_t keep_n = total - int64_t(double(total) * o.sparsity);
     Tensor sorted = std::get<0>(all.sort(/*stable=*/true, 0, /*descending=*/true));
-    thresh = keep_n > 0 ? sorted[keep_n - 1].item<double>() : std::numeric_limits<double>::infinity();
+    double thresh = keep_n > 0 ? sorted[keep_n - 1].item<double>() : std::numeric_limits<double>::infinity();
     // ties at the threshold: keep the earliest (stable order) so the count is exact
-    int64_t above = (all > thresh).sum().item<int64_t>();
-    int64_t ties_to_keep = keep_n - above;
+    int64_t ties_to_keep = keep_n - (all > thresh).sum().item<int64_t>();
     for (size_t i = 0; i < linears.size(); ++i) {
-      Tensor th = thetas[i].detach().to(torch::kCPU);
+      const Tensor& th = res.theta[i];
       Tensor keep = th > thresh;
       Tensor tie = (th == thresh).flatten();
       if (ties_to_keep > 0 && tie.any().item<bool>()) {
@@ -187,12 +325,13 @@ LeapResult train_leap(CausalLM& m, const Tokenizer& tok, const std::map<std::str
       res.keep[linears[i].name] = keep;
     }
   } else {
-    for (size_t i = 0; i < linears.size(); ++i) res.keep[linears[i].name] = (thetas[i].detach() > 0).to(torch::kCPU);
+    for (size_t i = 0; i < linears.size(); ++i) res.keep[linears[i].name] = res.theta[i] > 0;
   }
   for (auto& l : linears) l.linear->weight.mul_(res.keep[l.name].to(dev).to(l.linear->weight.scalar_type()));
   res.summary = {{"steps", T}, {"global_batch", o.global_batch}, {"micro_batch", o.micro_batch}, {"seqlen", o.seqlen},
                  {"train_data", o.train_data}, {"final_mask", o.final_mask}, {"first_step_ce", first_ce},
-                 {"last_step_ce", last_ce}, {"train_seconds", sw.seconds()}};
+                 {"last_step_ce", last_ce}, {"train_seconds", sw.seconds()}, {"resumed_from_step", start},
+                 {"grad_checkpoint", o.grad_checkpoint}, {"mask_dtype", o.mask_dtype}};
   return res;
 }
 

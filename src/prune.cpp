@@ -18,6 +18,7 @@
 #include "leap/log.h"
 #include "leap/model_path.h"
 #include "leap/progress.h"
+#include "leap/sha256.h"
 #include "leap/tokenizer.h"
 #include "leap/version.h"
 
@@ -110,7 +111,7 @@ void run_prune(PruneOptions& o) {
             dev.str().c_str(), format_duration(load_timer.seconds()).c_str());
 
   CalibData calib;
-  if (o.method != "magnitude") {  // LEAP's Wanda prior uses the same calibration
+  if (o.method != "magnitude") {  // LEAP's Wanda prior uses the same calibration (drawn lazily below if resuming)
     calib = load_calibration(*tok, o.calib_data, o.nsamples, o.calib_seqlen, uint64_t(o.seed));
     LEAP_INFO("calibration: %lld x %lld tokens from %s (%s, %lld documents, sha256 %.12s)", (long long)o.nsamples,
               (long long)o.calib_seqlen, calib.path.c_str(), calib.format.c_str(), (long long)calib.documents,
@@ -134,12 +135,15 @@ void run_prune(PruneOptions& o) {
   if (leap_method) {
     // the prior: Wanda at the target sparsity on a separate copy (§1.4); the weights trained
     // against are the original dense ones
-    CausalLM prior_model = load_model(rm.dir, {dtype, dev});
-    lo.pruner.shift_zero_metrics = true;
-    auto prior = prune_layerwise(prior_model, calib.ids, lo);
-    prior_model = nullptr;
-    LeapResult lr = train_leap(m, *tok, prior, o);
+    auto make_prior = [&] {
+      CausalLM prior_model = load_model(rm.dir, {dtype, dev});
+      lo.pruner.shift_zero_metrics = true;
+      return prune_layerwise(prior_model, calib.ids, lo);
+    };
+    nlohmann::json fp = {{"model", rm.dir}, {"train_data_sha256", sha256_file(o.train_data)}};
+    LeapResult lr = train_leap(m, *tok, make_prior, o, fp);
     training = lr.summary;
+    if (!lr.finished) return;  // --max_steps_per_run: a checkpoint was written, nothing else
   } else {
     prune_layerwise(m, calib.ids, lo);
   }

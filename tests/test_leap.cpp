@@ -3,6 +3,7 @@
 // the prior's reproduction of the Wanda mask, the loss terms' gradients, determinism, and a
 // training run on stories260k that lowers the loss and lands exactly on the budget.
 #include "leap/calibration.h"
+#include "leap/error.h"
 #include "leap/fs_util.h"
 #include "leap/layerwise.h"
 #include "leap/leap_trainer.h"
@@ -129,16 +130,63 @@ TEST(Leap, DeterministicAndExactBudget) {
   std::string dir = resolve_model("stories260k").dir;
   auto tok = load_tokenizer(dir);
   auto prior = wanda_prior(*tok, 0.5);
-  std::vector<std::map<std::string, torch::Tensor>> runs;
+  std::vector<LeapResult> runs;
   for (int r = 0; r < 2; ++r) {
     CausalLM m = load_model(dir, {});
-    runs.push_back(train_leap(m, *tok, prior, tiny_run()).keep);
+    runs.push_back(train_leap(m, *tok, [&] { return prior; }, tiny_run()));
     auto sp = measure_sparsity(m);
     int64_t z = 0, n = 0;
     for (auto& x : sp) z += x.zeros, n += x.numel;
     EXPECT_EQ(z, n / 2);  // exact final budget
   }
-  for (const auto& [name, keep] : runs[0]) EXPECT_TRUE(torch::equal(keep, runs[1].at(name))) << name;
+  for (size_t i = 0; i < runs[0].theta.size(); ++i)  // bit-identical mask logits after N steps
+    EXPECT_TRUE(torch::equal(runs[0].theta[i], runs[1].theta[i])) << i;
+  for (const auto& [name, keep] : runs[0].keep) EXPECT_TRUE(torch::equal(keep, runs[1].keep.at(name))) << name;
+}
+
+TEST(Leap, InterruptedAndResumedRunEqualsUninterrupted) {
+  std::string dir = resolve_model("stories260k").dir;
+  auto tok = load_tokenizer(dir);
+  auto prior = wanda_prior(*tok, 0.5);
+  PruneOptions o = tiny_run();
+  o.save_every = 4;
+  o.ckpt_dir = test::temp_dir("leap_ckpt_a");
+  CausalLM a = load_model(dir, {});
+  LeapResult full = train_leap(a, *tok, [&] { return prior; }, o);
+  ASSERT_TRUE(full.finished);
+  // the same run, stopped after 5 steps (a checkpoint is written), then resumed to the end
+  o.ckpt_dir = test::temp_dir("leap_ckpt_b");
+  o.max_steps_per_run = 5;
+  CausalLM b = load_model(dir, {});
+  LeapResult part = train_leap(b, *tok, [&] { return prior; }, o);
+  EXPECT_FALSE(part.finished);
+  o.max_steps_per_run = 0;
+  o.resume = true;
+  CausalLM c = load_model(dir, {});
+  bool prior_called = false;
+  LeapResult rest = train_leap(c, *tok, [&] { prior_called = true; return prior; }, o);
+  ASSERT_TRUE(rest.finished);
+  EXPECT_FALSE(prior_called);
+  for (size_t i = 0; i < full.theta.size(); ++i) EXPECT_TRUE(torch::equal(full.theta[i], rest.theta[i])) << i;
+  for (const auto& [name, keep] : full.keep) EXPECT_TRUE(torch::equal(keep, rest.keep.at(name))) << name;
+  // a checkpoint of a different run is refused
+  o.sparsity = 0.6;
+  CausalLM d = load_model(dir, {});
+  EXPECT_THROW(train_leap(d, *tok, [&] { return prior; }, o), Error);
+}
+
+TEST(Leap, GradientCheckpointingGivesTheSameTraining) {
+  std::string dir = resolve_model("stories260k").dir;
+  auto tok = load_tokenizer(dir);
+  auto prior = wanda_prior(*tok, 0.5);
+  PruneOptions o = tiny_run();
+  o.steps = 4;
+  CausalLM a = load_model(dir, {});
+  LeapResult plain = train_leap(a, *tok, [&] { return prior; }, o);
+  o.grad_checkpoint = true;
+  CausalLM b = load_model(dir, {});
+  LeapResult ckpt = train_leap(b, *tok, [&] { return prior; }, o);
+  for (size_t i = 0; i < plain.theta.size(); ++i) EXPECT_TRUE(test::allclose(plain.theta[i], ckpt.theta[i], 1e-6)) << i;
 }
 
 TEST(Leap, TrainingLowersLossAndHitsDensity) {
@@ -150,7 +198,7 @@ TEST(Leap, TrainingLowersLossAndHitsDensity) {
   o.sparsity = 0.6;
   o.steps = 60;
   o.final_mask = "threshold";
-  LeapResult r = train_leap(m, *tok, prior, o);
+  LeapResult r = train_leap(m, *tok, [&] { return prior; }, o);
   double first = r.summary["first_step_ce"], last = r.summary["last_step_ce"];
   EXPECT_LT(last, first - 1.0) << "CE " << first << " -> " << last;
   auto sp = measure_sparsity(m);

@@ -3,6 +3,7 @@
 // cosine schedule with warm-up, gradient accumulation, clipping; τ/κ annealing) → final hard mask
 // (exact global top-k at the budget, or θ > 0) applied to the frozen weights.
 #pragma once
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -14,14 +15,19 @@
 namespace leap {
 
 struct LeapResult {
-  std::map<std::string, torch::Tensor> keep;  // final keep masks by linear name
+  bool finished = false;                      // false: stopped early (--max_steps_per_run), checkpoint written
+  std::map<std::string, torch::Tensor> keep;  // final keep masks by linear name (when finished)
+  std::vector<torch::Tensor> theta;           // the mask logits at the end of this run
   nlohmann::ordered_json summary;             // training summary for leap_sparsity.json
 };
 
-// Trains masks for `m` (weights untouched until the end, then pruned in place).
-// prior: Wanda keep masks by linear name.
-LeapResult train_leap(CausalLM& m, const Tokenizer& tok, const std::map<std::string, torch::Tensor>& prior,
-                      const PruneOptions& o);
+using PriorFn = std::function<std::map<std::string, torch::Tensor>()>;
+
+// Trains masks for `m` (weights untouched until the end, then pruned in place). make_prior
+// returns Wanda keep masks by linear name; it is not called when resuming from a checkpoint.
+// `fingerprint` identifies the run (model, data) for resume checks.
+LeapResult train_leap(CausalLM& m, const Tokenizer& tok, const PriorFn& make_prior, const PruneOptions& o,
+                      const nlohmann::json& fingerprint = nlohmann::json::object());
 
 // Packs the documents of `path` into [nblocks, seqlen] blocks (each document tokenised with the
 // tokenizer's default special tokens, concatenated, remainder dropped).

@@ -102,6 +102,12 @@ struct PruneOptions {
   std::string recipe;
   std::string eval_tasks;
   int64_t eval_limit = 0;
+  int64_t save_every = 0;
+  std::string ckpt_dir;
+  bool resume = false;
+  int64_t max_steps_per_run = 0;
+  bool grad_checkpoint = false;
+  std::string mask_dtype = "float32";
   template <class V>
   void visit(V& v) {
     v("model", model, "HF model folder, HF repo id in the local cache, or short name (configs/models)", true);
@@ -152,6 +158,12 @@ struct PruneOptions {
     v("recipe", recipe, "JSON file of flag values (e.g. configs/recipes/leap.json); flags override it", false);
     v("eval_tasks", eval_tasks, "after pruning, run leap eval on these tasks (same names as leap eval --tasks)", false);
     v("eval_limit", eval_limit, "--limit for --eval_tasks", false);
+    v("save_every", save_every, "LEAP: write a training checkpoint every N steps (0: only when stopping early)", false);
+    v("ckpt_dir", ckpt_dir, "LEAP: training checkpoint folder (default: <save_model>.leap_ckpt)", false);
+    v("resume", resume, "LEAP: continue from the newest complete checkpoint in --ckpt_dir", false);
+    v("max_steps_per_run", max_steps_per_run, "LEAP: stop after N steps of this invocation with a checkpoint (continue with --resume)", false);
+    v("grad_checkpoint", grad_checkpoint, "LEAP: recompute each decoder block in backward instead of storing its activations", false);
+    v("mask_dtype", mask_dtype, "LEAP: dtype of the mask logits and their AdamW state: float32 | bfloat16", false);
   }
   std::set<std::string> given;  // flags set on the command line (filled by the CLI)
 };
