@@ -61,6 +61,9 @@ void save_train_state(const std::string& ckpt_dir, const std::vector<std::string
 
 bool load_latest_train_state(const std::string& ckpt_dir, const std::vector<std::string>& names, const json& expect,
                              TrainState& s) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(ckpt_dir, ec))  // leftovers of a killed writer
+    if (e.path().filename().string().rfind(".step_", 0) == 0) fs::remove_all(e.path(), ec);
   auto all = complete_checkpoints(ckpt_dir);
   if (all.empty()) return false;
   const fs::path& d = all.back();
