@@ -9,6 +9,7 @@
 #include <ctime>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "leap/device.h"
@@ -19,6 +20,7 @@
 #include "leap/log.h"
 #include "leap/model_path.h"
 #include "leap/progress.h"
+#include "leap/svg_plot.h"
 #include "leap/prune.h"
 #include "leap/version.h"
 
@@ -248,7 +250,77 @@ void run_eval(EvalOptions& o) {
   }
 }
 
+namespace {
+struct ReportRun {
+  std::string name, file;
+  ojson sparsity;  // leap_sparsity.json of the evaluated folder, or null
+};
+
+void write_figure(const std::string& path, const std::string& svg) {
+  write_file_atomic(path, svg);
+  if (std::system("command -v rsvg-convert > /dev/null 2>&1") == 0) {
+    std::string png = path.substr(0, path.size() - (path.size() > 4 && path.substr(path.size() - 4) == ".svg" ? 4 : 0)) + ".png";
+    std::string cmd = "rsvg-convert -o '" + png + "' '" + path + "'";
+    if (std::system(cmd.c_str()) != 0) LEAP_WARN("could not convert %s to PNG", path.c_str());
+  }
+  LEAP_INFO("wrote %s", path.c_str());
+}
+
+void plot_density(const std::vector<ReportRun>& runs, const std::string& path) {
+  std::vector<PlotSeries> series;
+  std::set<double> budgets;
+  for (const auto& r : runs) {
+    if (r.sparsity.is_null() || !r.sparsity.contains("achieved_sparsity")) continue;
+    const auto& per = r.sparsity["achieved_sparsity"]["per_layer"];
+    PlotSeries s{r.name, {}, {}, false};
+    for (size_t i = 0; i < per.size(); ++i) {
+      s.x.push_back(double(i));
+      s.y.push_back(1.0 - per[i].get<double>());
+    }
+    series.push_back(s);
+    budgets.insert(1.0 - r.sparsity.value("target_sparsity", 0.0));
+  }
+  if (series.empty()) fail("--plot %s: none of the results belongs to a folder with leap_sparsity.json", path.c_str());
+  for (double b : budgets) {
+    PlotSeries s{strformat("budget %.2f", b), {}, {}, true};
+    s.x = {0.0, series[0].x.back()};
+    s.y = {b, b};
+    series.push_back(s);
+  }
+  write_figure(path, svg_line_chart("Density per decoder block", "decoder block", "density (fraction of weights kept)", series));
+}
+
+void plot_loss(const std::vector<ReportRun>& runs, const std::string& path) {
+  std::vector<PlotSeries> series;
+  for (const auto& r : runs) {
+    fs::path m = fs::path(r.file).parent_path() / "metrics.jsonl";
+    if (!file_exists(m.string())) continue;
+    PlotSeries s{r.name, {}, {}, false};
+    std::string text = read_file(m.string());
+    size_t pos = 0;
+    while (pos < text.size()) {
+      size_t nl = text.find('\n', pos);
+      if (nl == std::string::npos) nl = text.size();
+      std::string line = text.substr(pos, nl - pos);
+      pos = nl + 1;
+      if (line.empty()) continue;
+      try {
+        ojson j = ojson::parse(line);
+        s.x.push_back(j["step"].get<double>());
+        s.y.push_back(j["ce"].get<double>());
+      } catch (const ojson::exception& e) {
+        fail("%s: malformed metrics line: %s", m.string().c_str(), e.what());
+      }
+    }
+    if (!s.x.empty()) series.push_back(s);
+  }
+  if (series.empty()) fail("--plot %s: no metrics.jsonl next to any result file", path.c_str());
+  write_figure(path, svg_line_chart("LEAP training: cross-entropy", "optimizer step", "CE (nats/token)", series));
+}
+}  // namespace
+
 void run_report(ReportOptions& o) {
+  std::vector<ReportRun> runs;
   std::vector<std::string> cols = paper_tasks();
   std::vector<std::vector<std::string>> rows;
   bool any_ppl = false;
@@ -263,7 +335,23 @@ void run_report(ReportOptions& o) {
     if (!j.contains("results") || !j["results"].is_object()) fail("%s: no \"results\" object (not a leap eval output?)", f.c_str());
     const ojson& r = j["results"];
     std::string name = f;
-    if (j.contains("config") && j["config"].contains("model")) name = j["config"]["model"].get<std::string>() + " (" + f + ")";
+    if (j.contains("config") && j["config"].contains("model")) name = j["config"]["model"].get<std::string>();
+    // a pruned folder written by leap names its method and budget in leap_sparsity.json
+    std::string model_path = j.contains("config") && j["config"].contains("model_path") ? j["config"]["model_path"].get<std::string>() : "";
+    fs::path side = fs::path(model_path) / "leap_sparsity.json";
+    ojson sparsity;
+    if (!model_path.empty() && file_exists(side.string())) {
+      try {
+        sparsity = ojson::parse(read_file(side.string()));
+        name = strformat("%s %.0f%% %s", sparsity.value("method", std::string("?")).c_str(),
+                         100 * sparsity.value("target_sparsity", 0.0), sparsity.value("pattern", std::string("")).c_str());
+        if (name.size() > 13 && name.substr(name.size() - 13) == " unstructured") name.resize(name.size() - 13);
+      } catch (const ojson::exception&) {
+      }
+    } else if (!model_path.empty()) {
+      name = "dense";
+    }
+    runs.push_back({name, f, sparsity});
     std::vector<std::string> row = {name};
     double sum = 0;
     int n = 0;
@@ -320,6 +408,10 @@ void run_report(ReportOptions& o) {
   log::out(md);
   if (!o.output.empty()) write_file_atomic(o.output, md);
   if (!o.csv.empty()) write_file_atomic(o.csv, csv);
+  for (const auto& p : o.plot) {
+    if (fs::path(p).filename().string().find("loss") != std::string::npos) plot_loss(runs, p);
+    else plot_density(runs, p);
+  }
 }
 
 }  // namespace leap

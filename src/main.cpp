@@ -22,7 +22,9 @@ struct CliVisitor {
     app->add_flag(std::string("--") + name + "{true}", field, help)->capture_default_str();
   }
   void operator()(const char* name, std::vector<std::string>& field, const char* help, bool required) {
-    auto* opt = app->add_option(name, field, help);  // positional list
+    // "inputs" is the positional list; other lists are repeatable --flags
+    auto* opt = std::string(name) == "inputs" ? app->add_option(name, field, help)
+                                              : app->add_option(std::string("--") + name, field, help);
     if (required) opt->required();
   }
   template <class T>

@@ -207,11 +207,13 @@ struct ReportOptions {
   std::vector<std::string> inputs;
   std::string output;
   std::string csv;
+  std::vector<std::string> plot;
   template <class V>
   void visit(V& v) {
     v("inputs", inputs, "result JSON files written by leap eval --output_path", true);
     v("output", output, "also write the Markdown table to this file", false);
     v("csv", csv, "also write the table as CSV to this file", false);
+    v("plot", plot, "write a figure (SVG; PNG too when rsvg-convert is installed): a name containing \"loss\" plots the LEAP training curves (metrics.jsonl next to each result), any other name the per-block density of the pruned models (repeatable)", false);
   }
 };
 
