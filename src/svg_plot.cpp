@@ -9,7 +9,9 @@
 
 namespace leap {
 namespace {
-const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"};
+const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
+                         "#e377c2", "#17becf", "#7f7f7f", "#bcbd22", "#000000", "#ff1493"};
+constexpr size_t kNumColors = sizeof kColors / sizeof kColors[0];
 
 std::string esc(const std::string& s) {
   std::string o;
@@ -52,6 +54,10 @@ std::string svg_line_chart(const std::string& title, const std::string& xlabel, 
   s += strformat("<text x=\"%.0f\" y=\"24\" font-size=\"15\" text-anchor=\"middle\">%s</text>\n", (L + W - R) / 2, esc(title).c_str());
   s += strformat("<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" stroke=\"#333\"/>\n", L, T, W - L - R, H - T - B);
   double xs = nice_step(x1 - x0, 8), ys = nice_step(y1 - y0, 6);
+  bool integer_x = true;  // e.g. block indices: no fractional ticks
+  for (const auto& se : series)
+    for (double v : se.x) integer_x &= v == std::floor(v);
+  if (integer_x) xs = std::max(1.0, std::round(xs));
   for (double v = std::ceil(x0 / xs) * xs; v <= x1 + 1e-9; v += xs)
     s += strformat("<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"#ddd\"/><text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%g</text>\n",
                    px(v), T, px(v), H - B, px(v), H - B + 16, v);
@@ -62,7 +68,7 @@ std::string svg_line_chart(const std::string& title, const std::string& xlabel, 
   s += strformat("<text transform=\"translate(18 %.0f) rotate(-90)\" text-anchor=\"middle\">%s</text>\n", (T + H - B) / 2, esc(ylabel).c_str());
   for (size_t k = 0; k < series.size(); ++k) {
     const auto& se = series[k];
-    const char* c = kColors[k % 8];
+    const char* c = kColors[k % kNumColors];
     std::string pts;
     for (size_t i = 0; i < se.x.size(); ++i) pts += strformat("%.1f,%.1f ", px(se.x[i]), py(se.y[i]));
     s += strformat("<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"%s\"/>\n", c,

@@ -99,6 +99,25 @@ TEST(Report, MarkdownAndCsvFromResultFiles) {
   EXPECT_NE(md.find("| 25.00 | 50.00 | 25.00 | 20.00 | 50.00 | 10.00 | 30.00 | 12.500 |"), std::string::npos) << md;
   EXPECT_NE(md.find("| 75.00 | - |"), std::string::npos) << md;
   EXPECT_NE(csv.find("run,mmlu,piqa,arc_easy,arc_challenge,winogrande,openbookqa,avg,ppl"), std::string::npos) << csv;
+  // figures: per-block density of pruned folders, training curves from metrics.jsonl
+  fs::create_directories(d + "/cell/model");
+  write_file_atomic(d + "/cell/model/leap_sparsity.json", R"({"method":"leap","target_sparsity":0.5,"pattern":"unstructured",
+    "achieved_sparsity":{"per_layer":[0.4,0.55,0.6]}})");
+  write_file_atomic(d + "/cell/eval.json", "{\"config\":{\"model\":\"x\",\"model_path\":\"" + d +
+                                               "/cell/model\"},\"results\":{\"piqa\":{\"acc,none\":0.5}}}");
+  write_file_atomic(d + "/cell/metrics.jsonl", "{\"step\":1,\"ce\":5.0}\n{\"step\":2,\"ce\":4.0}\n");
+  o.inputs = {d + "/cell/eval.json"};
+  o.output.clear();
+  o.csv.clear();
+  o.plot = {d + "/density.svg", d + "/loss.svg"};
+  run_report(o);
+  std::string density = read_file(d + "/density.svg"), loss = read_file(d + "/loss.svg");
+  EXPECT_NE(density.find("<polyline"), std::string::npos);
+  EXPECT_NE(density.find("leap 50%"), std::string::npos);        // run named from leap_sparsity.json
+  EXPECT_NE(density.find("budget 0.50"), std::string::npos);      // the budget line
+  EXPECT_NE(density.find("stroke-dasharray"), std::string::npos);  // dashed
+  EXPECT_NE(loss.find("optimizer step"), std::string::npos);
+  o.plot.clear();
   write_file_atomic(d + "/bad.json", "{}");
   o.inputs = {d + "/bad.json"};
   EXPECT_NE(err([&] { run_report(o); }).find("no \"results\" object"), std::string::npos);
