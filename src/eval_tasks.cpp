@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "leap/error.h"
+#include "leap/log.h"
 #include "leap/progress.h"
 #include "leap/unicode.h"
 
@@ -48,6 +49,7 @@ std::pair<std::vector<int64_t>, std::vector<int64_t>> LoglikelihoodScorer::encod
 
 std::vector<LLResult> LoglikelihoodScorer::score(const std::vector<LLRequest>& reqs, const std::string& label) {
   torch::NoGradGuard ng;
+  truncated_ = 0;
   struct Seq {
     std::vector<int64_t> inp;  // model input
     std::vector<std::pair<size_t, std::vector<int64_t>>> uses;  // (request, continuation tokens)
@@ -58,8 +60,16 @@ std::vector<LLResult> LoglikelihoodScorer::score(const std::vector<LLRequest>& r
     auto [cenc, contenc] = encode_pair(reqs[r].context, reqs[r].continuation);
     if (reqs[r].context.empty()) cenc = {tok_.bos_id() ? *tok_.bos_id() : (tok_.eos_id() ? *tok_.eos_id() : 0)};
     if (contenc.empty()) fail("%s: request %zu has an empty continuation after tokenisation", label.c_str(), r);
-    if (int64_t(contenc.size()) > max_length_)
-      fail("%s: continuation of request %zu is longer than max_length %lld", label.c_str(), r, (long long)max_length_);
+    if (int64_t(contenc.size()) > max_length_) {
+      // lm-eval asserts here; leap scores the last max_length continuation tokens (the ones the
+      // window can predict) and says so once per call
+      if (truncated_++ == 0)
+        LEAP_WARN("%s: continuation of request %zu has %zu tokens, more than max_length %lld; scoring its last %lld tokens "
+                  "(lm-eval would stop with an assertion)", label.c_str(), r, contenc.size(), (long long)max_length_,
+                  (long long)max_length_);
+      cenc = {contenc[contenc.size() - size_t(max_length_) - 1]};  // the token before the scored tail
+      contenc.erase(contenc.begin(), contenc.end() - max_length_);
+    }
     std::vector<int64_t> all = cenc;
     all.insert(all.end(), contenc.begin(), contenc.end());
     size_t start = all.size() > size_t(max_length_ + 1) ? all.size() - size_t(max_length_ + 1) : 0;

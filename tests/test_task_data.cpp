@@ -125,3 +125,33 @@ TEST(Report, MarkdownAndCsvFromResultFiles) {
 
 }  // namespace
 }  // namespace leap
+
+#include "leap/eval_tasks.h"
+#include "leap/model.h"
+#include "leap/model_path.h"
+
+namespace leap {
+namespace {
+
+TEST(Scorer, ContinuationLongerThanMaxLengthScoresItsTail) {
+  std::string dir = resolve_model("stories260k").dir;
+  CausalLM m = load_model(dir, {});
+  auto tok = load_tokenizer(dir);
+  LoglikelihoodScorer s(m, *tok, /*max_length=*/16, 4);
+  std::string cont = " Once upon a time there was a little girl named Lily who loved to play in the park with her dog";
+  auto [cenc, contenc] = s.encode_pair("Story:", cont);
+  ASSERT_GT(contenc.size(), 16u);
+  auto r = s.score({{"Story:", cont}}, "t");
+  // reference: the last 16 continuation tokens, each predicted from the 16 tokens before it
+  std::vector<int64_t> all = cenc;
+  all.insert(all.end(), contenc.begin(), contenc.end());
+  std::vector<int64_t> window(all.end() - 17, all.end());
+  torch::NoGradGuard ng;
+  auto lp = torch::log_softmax(m->forward(torch::tensor(std::vector<int64_t>(window.begin(), window.end() - 1)).view({1, -1}))[0], -1);
+  double ll = 0;
+  for (int i = 0; i < 16; ++i) ll += lp[i][window[size_t(i) + 1]].item<double>();
+  EXPECT_NEAR(r[0].ll, ll, 1e-4);
+}
+
+}  // namespace
+}  // namespace leap

@@ -41,6 +41,7 @@ class LoglikelihoodScorer {
   CausalLM& m_;
   const Tokenizer& tok_;
   int64_t max_length_, batch_size_;
+  int64_t truncated_ = 0;  // continuations longer than max_length in the current score() call
   std::vector<int64_t> tok_encode(const std::string& s) const;
 };
 
