@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "leap/calibration.h"
 #include "leap/error.h"
 #include "leap/fs_util.h"
 #include "leap/progress.h"
@@ -27,25 +28,9 @@ PplText load_ppl_text(const std::string& task, const std::string& data_dir, cons
   } else if (task == "c4") {
     t.path = (fs::path(data_dir) / "c4" / "c4_sample.jsonl").string();
     if (!file_exists(t.path)) fail("c4: data file %s not found (set --data_dir or LEAP_DATA_DIR)", t.path.c_str());
-    std::string raw = read_file(t.path);
-    size_t pos = 0, line_no = 0;
-    while (pos < raw.size()) {
-      size_t nl = raw.find('\n', pos);
-      if (nl == std::string::npos) nl = raw.size();
-      std::string line = raw.substr(pos, nl - pos);
-      pos = nl + 1;
-      ++line_no;
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      nlohmann::json j;
-      try {
-        j = nlohmann::json::parse(line);
-      } catch (const nlohmann::json::exception& e) {
-        fail("%s:%zu: not valid JSON: %s", t.path.c_str(), line_no, e.what());
-      }
-      if (!j.is_object() || !j.contains("text") || !j["text"].is_string())
-        fail("%s:%zu: expected an object with a string \"text\"", t.path.c_str(), line_no);
+    for (const std::string& doc : read_documents(t.path, nullptr)) {  // jsonl, field "text"
       if (!t.text.empty()) t.text.push_back(' ');
-      t.text += j["text"].get<std::string>();
+      t.text += doc;
     }
     t.join = "documents joined by \" \" (SparseGPT C4 protocol), first 256 windows";
     t.max_windows = 256;

@@ -3,6 +3,7 @@
 // and line.
 #include <filesystem>
 
+#include "leap/calibration.h"
 #include "leap/error.h"
 #include "leap/eval.h"
 #include "leap/eval_ppl.h"
@@ -75,6 +76,15 @@ TEST(TaskData, MalformedInputsNameFileAndLine) {
   write_file_atomic(d + "/empty.txt", "");
   EXPECT_NE(err([&] { load_ppl_text("ppl", d, d + "/empty.txt"); }).find("empty.txt: text is empty"), std::string::npos);
   EXPECT_NE(err([&] { load_ppl_text("wikitext2", d); }).find("wikitext-test.txt not found"), std::string::npos);
+}
+
+TEST(TaskData, PerplexityTexts) {
+  PplText w = load_ppl_text("wikitext2", data());
+  EXPECT_EQ(w.text.find('\r'), std::string::npos);  // CRLF normalised
+  EXPECT_EQ(w.sha256, "71fa921e51ba607b4364d8787d05f4513b41b33732dd3504ff1af8952c6e7e77");
+  PplText c = load_ppl_text("c4", data());
+  EXPECT_EQ(c.max_windows, 256);
+  EXPECT_EQ(c.text.substr(0, 20), read_documents(data() + "/c4/c4_sample.jsonl", nullptr)[0].substr(0, 20));
 }
 
 TEST(TaskData, CsvQuotesAndNewlines) {
