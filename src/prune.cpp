@@ -111,7 +111,7 @@ void run_prune(PruneOptions& o) {
             dev.str().c_str(), format_duration(load_timer.seconds()).c_str());
 
   CalibData calib;
-  if (o.method != "magnitude") {  // LEAP's Wanda prior uses the same calibration (drawn lazily below if resuming)
+  if (o.method != "magnitude") {  // LEAP's Wanda prior uses the same calibration (drawn even when resuming: cheap, and its sha256 goes in the report)
     calib = load_calibration(*tok, o.calib_data, o.nsamples, o.calib_seqlen, uint64_t(o.seed));
     LEAP_INFO("calibration: %lld x %lld tokens from %s (%s, %lld documents, sha256 %.12s)", (long long)o.nsamples,
               (long long)o.calib_seqlen, calib.path.c_str(), calib.format.c_str(), (long long)calib.documents,
