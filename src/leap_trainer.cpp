@@ -14,6 +14,8 @@
 #include "leap/progress.h"
 #include "leap/activation_checkpoint.h"
 #include "leap/train_state.h"
+#include "leap/bucketed_adamw.h"
+#include "leap/distributed.h"
 
 #include <ATen/autocast_mode.h>
 #include <unistd.h>
@@ -62,43 +64,68 @@ double rss_mib() {
   return n == 2 ? double(resident) * double(::sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0) : 0.0;
 }
 
-// AdamW with torch.optim.AdamW's exact update order (decoupled weight decay, bias corrections).
-struct AdamW {
-  double lr, b1, b2, eps, wd;
-  void step(std::vector<Tensor>& params, std::vector<Tensor>& m, std::vector<Tensor>& v, int64_t t, double cur_lr) {
-    torch::NoGradGuard ng;
-    const double bc1 = 1 - std::pow(b1, double(t)), bc2 = 1 - std::pow(b2, double(t));
-    for (size_t i = 0; i < params.size(); ++i) {
-      Tensor& p = params[i];
-      if (!p.grad().defined()) continue;
-      Tensor g = p.grad();
-      p.mul_(1 - cur_lr * wd);
-      m[i].lerp_(g, 1 - b1);                      // m ← β1 m + (1−β1) g
-      v[i].mul_(b2).addcmul_(g, g, 1 - b2);       // v ← β2 v + (1−β2) g²
-      Tensor denom = (v[i].sqrt() / std::sqrt(bc2)).add_(eps);
-      p.addcdiv_(m[i], denom, -cur_lr / bc1);     // θ ← θ − lr·m̂/(√v̂ + ε)
-    }
+// The Gumbel noise of global micro-batch a of step t comes from its own seed, so any rank can draw
+// it: the masks (and so the result) do not depend on how micro-batches are spread over ranks.
+uint64_t mix64(uint64_t x) {  // splitmix64 finaliser
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+at::Generator noise_generator(torch::Device dev, int64_t seed, int64_t t, int64_t a) {
+  const uint64_t s = mix64(mix64(mix64(uint64_t(seed)) ^ uint64_t(t)) ^ uint64_t(a));
+  if (dev.is_cpu()) return at::make_generator<at::CPUGeneratorImpl>(s);
+  at::Generator g = at::globalContext().defaultGenerator(dev);
+  g.set_current_seed(s);  // also rewinds the Philox offset
+  return g;
+}
+
+// Peak resident set size (VmHWM) in MiB, and its reset (Linux: "5" > /proc/self/clear_refs).
+double peak_rss_mib() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  char line[256];
+  double kib = 0;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "VmHWM: %lf kB", &kib) == 1) break;
+  std::fclose(f);
+  return kib / 1024.0;
+}
+void reset_peak_rss() {
+  if (std::FILE* f = std::fopen("/proc/self/clear_refs", "w")) {
+    std::fputs("5", f);
+    std::fclose(f);
   }
-};
+}
 
 }  // namespace
 
 LeapResult train_leap(CausalLM& m, const Tokenizer& tok, const PriorFn& make_prior, const PruneOptions& o,
-                      const nlohmann::json& fingerprint) {
+                      const nlohmann::json& fingerprint, Comm* comm) {
+  const int W = comm ? comm->world() : 1, rank = comm ? comm->rank() : 0;
+  const bool main_rank = rank == 0;
+  if (W == 1) comm = nullptr;
   LEAP_CHECK(o.steps >= 1, "--steps must be at least 1");
   LEAP_CHECK(o.micro_batch >= 1 && o.global_batch >= o.micro_batch && o.global_batch % o.micro_batch == 0,
              "--global_batch (%lld) must be a positive multiple of --micro_batch (%lld)", (long long)o.global_batch,
              (long long)o.micro_batch);
+  LEAP_CHECK((o.global_batch / o.micro_batch) % W == 0,
+             "--global_batch (%lld) must be a multiple of --micro_batch x ranks (%lld x %d): every rank runs the same "
+             "number of micro-batches",
+             (long long)o.global_batch, (long long)o.micro_batch, W);
   LEAP_CHECK(o.final_mask == "exact" || o.final_mask == "threshold", "--final_mask must be exact or threshold");
   const torch::Dtype mask_dtype = parse_dtype(o.mask_dtype);
+  LEAP_CHECK(mask_dtype == torch::kFloat32 || mask_dtype == torch::kBFloat16,
+             "--mask_dtype must be float32 or bfloat16 (got %s)", o.mask_dtype.c_str());
   const torch::Device dev = m->device();
   auto linears = m->decoder_linears();
   std::vector<std::string> names;
-  for (const auto& l : linears) names.push_back(l.name);
-  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(uint64_t(o.seed));
-  // mask noise is drawn on the model's device: the CPU generator above, or the device's default one
-  at::Generator noise_gen = dev.is_cpu() ? gen : at::globalContext().defaultGenerator(dev);
-  if (!dev.is_cpu()) noise_gen.set_current_seed(uint64_t(o.seed) + 1);
+  std::vector<std::vector<int64_t>> shapes;
+  for (const auto& l : linears) {
+    names.push_back(l.name);
+    shapes.push_back(l.linear->weight.sizes().vec());
+  }
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(uint64_t(o.seed));  // initial logits
   std::string ckpt_dir = o.ckpt_dir;
   if (ckpt_dir.empty() && !o.save_model.empty()) ckpt_dir = o.save_model + ".leap_ckpt";
   if ((o.save_every > 0 || o.resume || o.max_steps_per_run > 0) && ckpt_dir.empty())
@@ -110,38 +137,53 @@ LeapResult train_leap(CausalLM& m, const Tokenizer& tok, const PriorFn& make_pri
                       {"mask_dtype", o.mask_dtype}, {"final_mask", o.final_mask}})
     fp[k] = v;
 
-  // ---- state: fresh (logits from the Wanda prior) or resumed
+  // ---- state: θ in flat buckets (replicated or sharded AdamW), fresh from the Wanda prior or resumed
+  BucketedAdamWOptions ao;
+  ao.beta1 = o.beta1;
+  ao.beta2 = o.beta2;
+  ao.weight_decay = o.weight_decay;
+  ao.shard = o.shard_optimizer && W > 1;
+  ao.bucket_mib = o.bucket_mib;
+  if (o.shard_optimizer && W == 1) LEAP_WARN("--shard_optimizer has no effect in a single process");
+  BucketedAdamW opt(shapes, mask_dtype, dev, ao, comm);
+  const std::vector<Tensor>& thetas = opt.params();
   TrainState st;
-  bool resumed = o.resume && load_latest_train_state(ckpt_dir, names, fp, st);
-  std::vector<Tensor> thetas, exp_avg, exp_avg_sq;
-  int64_t total = 0;
+  bool resumed = o.resume && load_latest_train_state(ckpt_dir, names, fp, st);  // every rank reads it
   if (resumed) {
-    for (size_t i = 0; i < linears.size(); ++i) {
-      thetas.push_back(st.theta[i].to(dev).to(mask_dtype).set_requires_grad(true));
-      exp_avg.push_back(st.exp_avg[i].to(dev).to(mask_dtype));
-      exp_avg_sq.push_back(st.exp_avg_sq[i].to(dev).to(mask_dtype));
-    }
+    opt.set_theta(st.theta);
+    opt.set_moments(st.exp_avg, st.exp_avg_sq);
     gen.set_state(st.cpu_rng);
-    if (!dev.is_cpu() && st.device_rng.defined()) noise_gen.set_state(st.device_rng);
     LEAP_INFO("resumed from %s/step_%08lld", ckpt_dir.c_str(), (long long)st.step);
   } else {
     if (o.resume) LEAP_INFO("--resume: no checkpoint in %s, starting from step 0", ckpt_dir.c_str());
-    auto prior = make_prior();
-    for (const auto& l : linears) {  // θ ~ N(0, 0.014²) + 3·std(θ)·(±1)   (§1.4)
-      auto it = prior.find(l.name);
-      LEAP_CHECK(it != prior.end(), "no prior mask for %s", l.name.c_str());
-      Tensor th = init_logits(it->second, o.init_std, o.prior_strength, gen).to(dev).to(mask_dtype);
-      thetas.push_back(th.set_requires_grad(true));
-      exp_avg.push_back(torch::zeros_like(th));
-      exp_avg_sq.push_back(torch::zeros_like(th));
+    // the Wanda prior is computed on rank 0 and its keep masks broadcast (the same masks as one process)
+    std::map<std::string, Tensor> prior;
+    if (main_rank) prior = make_prior();
+    std::vector<Tensor> init;
+    for (size_t i = 0; i < linears.size(); ++i) {  // θ ~ N(0, 0.014²) + 3·std(θ)·(±1)   (§1.4)
+      Tensor keep;
+      if (main_rank) {
+        auto it = prior.find(names[i]);
+        LEAP_CHECK(it != prior.end(), "no prior mask for %s", names[i].c_str());
+        keep = it->second;
+      }
+      if (comm) {
+        Tensor k = main_rank ? keep.to(dev).to(torch::kUInt8).contiguous()
+                             : torch::empty(shapes[i], torch::TensorOptions().dtype(torch::kUInt8).device(dev));
+        comm->broadcast(k, 0);
+        keep = k.to(torch::kBool);
+      }
+      init.push_back(init_logits(keep, o.init_std, o.prior_strength, gen));
     }
+    opt.set_theta(init);
   }
-  for (const auto& th : thetas) total += th.numel();
+  const int64_t total = opt.numel();
+  LEAP_INFO("LEAP state: %s", opt.describe().c_str());
   double wnorm_total = 0;  // Σ_l ‖W_l‖_F
   for (const auto& l : linears) wnorm_total += l.linear->weight.to(torch::kFloat32).norm().item<double>();
   const double target_density = 1.0 - o.sparsity;  // d* = 1 − s
 
-  // ---- data: packed blocks, shuffled per epoch with the seed
+  // ---- data: packed blocks, shuffled per epoch with the seed (the same order on every rank)
   Tensor blocks = pack_training_blocks(tok, o.train_data, o.seqlen);
   const int64_t nblocks = blocks.size(0);
   std::mt19937_64 rng(uint64_t(o.seed));
@@ -169,57 +211,63 @@ LeapResult train_leap(CausalLM& m, const Tokenizer& tok, const PriorFn& make_pri
     }
     return blocks.index_select(0, torch::tensor(idx, torch::kInt64));
   };
-  LEAP_INFO("LEAP: %lld masked weights in %zu linears; %lld training blocks of %lld tokens from %s; %lld steps x %lld sequences",
+  LEAP_INFO("LEAP: %lld masked weights in %zu linears; %lld training blocks of %lld tokens from %s; %lld steps x %lld sequences%s",
             (long long)total, linears.size(), (long long)nblocks, (long long)o.seqlen, o.train_data.c_str(),
-            (long long)o.steps, (long long)o.global_batch);
+            (long long)o.steps, (long long)o.global_batch,
+            W > 1 ? strformat(" over %d ranks (%lld micro-batches of %lld each per step)", W,
+                              (long long)(o.global_batch / o.micro_batch / W), (long long)o.micro_batch).c_str()
+                  : "");
 
-  AdamW opt{o.lr, o.beta1, o.beta2, 1e-8, o.weight_decay};
   MaskSchedule sched{o.tau_start, o.tau_end, o.kappa_start, o.kappa_end};
   const int64_t grad_acc = o.global_batch / o.micro_batch, T = o.steps;
+  const int64_t local_acc = grad_acc / W, first_mb = int64_t(rank) * local_acc;  // this rank's micro-batches
   const bool autocast = dev.is_cuda() && m->dtype() == torch::kFloat32;  // bf16 autocast on CUDA
   std::string log_lines = resumed ? st.metrics : "";
   Stopwatch sw;
   double first_ce = resumed ? st.first_ce : 0, last_ce = 0;
   const int64_t start = resumed ? st.step : 0;
   int64_t t = start;
-  auto snapshot = [&](int64_t step_done) {
+  auto snapshot = [&](int64_t step_done) {  // collective when sharded; rank 0 writes
     TrainState s;
     s.step = step_done;
-    for (size_t i = 0; i < thetas.size(); ++i) {
-      s.theta.push_back(thetas[i].detach().to(torch::kCPU));
-      s.exp_avg.push_back(exp_avg[i].to(torch::kCPU));
-      s.exp_avg_sq.push_back(exp_avg_sq[i].to(torch::kCPU));
+    opt.gather(&s.theta, &s.exp_avg, &s.exp_avg_sq);
+    if (main_rank) {
+      s.cpu_rng = gen.get_state();
+      std::ostringstream out;
+      out << rng;
+      s.data_rng = out.str();
+      s.order = order;
+      s.cursor = int64_t(cursor);
+      s.fingerprint = fp;
+      s.metrics = log_lines;
+      s.first_ce = first_ce;
+      save_train_state(ckpt_dir, names, s);
     }
-    s.cpu_rng = gen.get_state();
-    if (!dev.is_cpu()) s.device_rng = noise_gen.get_state();
-    std::ostringstream out;
-    out << rng;
-    s.data_rng = out.str();
-    s.order = order;
-    s.cursor = int64_t(cursor);
-    s.fingerprint = fp;
-    s.metrics = log_lines;
-    s.first_ce = first_ce;
-    save_train_state(ckpt_dir, names, s);
+    if (comm) comm->barrier();
   };
+  reset_peak_rss();  // the training peak, without the prior's second model copy
   for (; t < T; ++t) {
     if (o.max_steps_per_run > 0 && t - start >= o.max_steps_per_run) break;
     const double tau = sched.tau(t, T), kappa = sched.kappa(t, T);
     const double lr = o.lr * lr_factor(t, o.warmup_steps, T);
-    for (auto& th : thetas) th.mutable_grad() = Tensor();
+    opt.zero_grad();
+    Tensor batch = next_blocks(o.global_batch);  // [global_batch, seqlen], the same on every rank
     double ce_sum = 0, dens_sum = 0, r_sum = 0;
-    for (int64_t a = 0; a < grad_acc; ++a) {
+    for (int64_t j = 0; j < local_acc; ++j) {
+      const int64_t a = first_mb + j;  // global micro-batch index
+      if (j + 1 == local_acc) opt.arm_reduction();  // its backward completes this rank's gradients
       // fresh Gumbel-sigmoid sample for every micro-batch: M = σ((κθ + log u − log(1−u))/τ)   (§1.3)
+      at::Generator noise = noise_generator(dev, o.seed, t, a);
       std::vector<Tensor> masks;
       Tensor msum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat32).device(dev));
       Tensor rnum = torch::zeros({}, msum.options());
       for (size_t i = 0; i < linears.size(); ++i) {
-        Tensor M = gumbel_sigmoid(thetas[i], kappa, tau, noise_gen);
+        Tensor M = gumbel_sigmoid(thetas[i], kappa, tau, noise);
         masks.push_back(M);
-        msum = msum + M.sum();
-        rnum = rnum + (M * linears[i].linear->weight.to(torch::kFloat32)).norm();  // ‖M ⊙ W‖_F
+        msum = msum + M.sum(torch::kFloat32);
+        rnum = rnum + masked_weight_norm(M, linears[i].linear->weight);  // ‖M ⊙ W‖_F
       }
-      Tensor x = next_blocks(o.micro_batch).to(dev);
+      Tensor x = batch.slice(0, a * o.micro_batch, (a + 1) * o.micro_batch).to(dev);
       auto rope = m->rope(o.seqlen);
       if (autocast) {
         at::autocast::set_autocast_enabled(at::kCUDA, true);
@@ -239,34 +287,51 @@ LeapResult train_leap(CausalLM& m, const Tokenizer& tok, const PriorFn& make_pri
           h = m->run_layer(li, h, rope);
         }
       }
-      Tensor logits = m->head(h).to(torch::kFloat32);  // [b, L, V]
+      Tensor logits = m->head(h.slice(1, 0, o.seqlen - 1)).to(torch::kFloat32);  // [b, L−1, V]: the last position predicts nothing
       if (autocast) {
         at::autocast::set_autocast_enabled(at::kCUDA, false);
         at::autocast::clear_cache();
       }
       Tensor ce = torch::nn::functional::cross_entropy(
-          logits.slice(1, 0, o.seqlen - 1).reshape({-1, logits.size(-1)}), x.slice(1, 1).reshape({-1}));
+          logits.reshape({-1, logits.size(-1)}), x.slice(1, 1).reshape({-1}));
       Tensor d = msum / double(total);               // d(M) = ΣM / ΣN
       Tensor R = rnum / wnorm_total;                  // R(M) = Σ‖M⊙W‖ / Σ‖W‖
+      // §1.5, averaged over the global batch's micro-batches (this scale makes the sum over ranks the mean)
       Tensor loss = ce / double(grad_acc) +
                     (o.sparse_reg * (d - target_density).abs() - o.weight_reg * (1.0 - double(t) / double(T)) * R) /
-                        double(grad_acc);  // §1.5
+                        double(grad_acc);
       double ce_v = ce.item<double>();
       if (!std::isfinite(ce_v) || !std::isfinite(loss.item<double>()))
-        fail("LEAP step %lld, micro-batch %lld: non-finite loss (CE %g); stopping (the last checkpoint, if any, is kept)",
-             (long long)(t + 1), (long long)a, ce_v);
+        fail("LEAP step %lld, micro-batch %lld%s: non-finite loss (CE %g); stopping (the last checkpoint, if any, is kept)",
+             (long long)(t + 1), (long long)a, W > 1 ? strformat(" on rank %d", rank).c_str() : "", ce_v);
       loss.backward();
       for (auto& l : linears) l.linear->mask = Tensor();
       ce_sum += ce_v;
       dens_sum += d.item<double>();
       r_sum += R.item<double>();
     }
+    opt.finish_reduction();  // θ gradients summed over ranks (bucket by bucket, overlapping backward)
+    if (comm) {
+      Tensor sums = torch::tensor({ce_sum, dens_sum, r_sum}, torch::TensorOptions().dtype(torch::kFloat64)).to(dev);
+      comm->allreduce_sum(sums);
+      sums = sums.cpu();
+      ce_sum = sums[0].item<double>();
+      dens_sum = sums[1].item<double>();
+      r_sum = sums[2].item<double>();
+    }
+    const double gnorm = opt.clip_grad_norm(o.max_grad_norm);
+    if (!std::isfinite(gnorm)) {
+      std::string where;
+      for (size_t i = 0; i < thetas.size() && where.empty(); ++i)
+        if (!torch::isfinite(thetas[i].grad()).all().item<bool>()) where = names[i];
+      fail("LEAP step %lld: non-finite mask-logit gradient%s%s; stopping (the last checkpoint, if any, is kept)",
+           (long long)(t + 1), where.empty() ? "" : " in ", where.c_str());
+    }
+    opt.step(t + 1, lr);
     double ce_mean = ce_sum / double(grad_acc);
-    torch::nn::utils::clip_grad_norm_(thetas, o.max_grad_norm);
-    opt.step(thetas, exp_avg, exp_avg_sq, t + 1, lr);
     if (t == 0) first_ce = ce_mean;
     last_ce = ce_mean;
-    if ((t + 1) % o.log_every == 0 || t == start || t + 1 == T) {
+    if (main_rank && ((t + 1) % o.log_every == 0 || t == start || t + 1 == T)) {
       torch::NoGradGuard ng;
       int64_t pos = 0;
       for (const auto& th : thetas) pos += (th > 0).sum().item<int64_t>();
@@ -284,15 +349,27 @@ LeapResult train_leap(CausalLM& m, const Tokenizer& tok, const PriorFn& make_pri
       for (auto& [p, n] : pb) per_block.push_back(double(p) / double(n));
       ojson rec = {{"step", t + 1}, {"ce", ce_mean}, {"density_penalty", o.sparse_reg * std::abs(soft - target_density)},
                    {"soft_density", soft}, {"hard_density", hard}, {"weight_reward", r_sum / double(grad_acc)},
-                   {"tau", tau}, {"kappa", kappa}, {"lr", lr}, {"tokens_per_s", tok_s}, {"rss_mib", rss_mib()},
-                   {"block_hard_density", per_block}};
+                   {"grad_norm", gnorm}, {"tau", tau}, {"kappa", kappa}, {"lr", lr}, {"tokens_per_s", tok_s},
+                   {"rss_mib", rss_mib()}, {"ranks", W}, {"block_hard_density", per_block}};
       log_lines += rec.dump() + "\n";
       if (!o.log_file.empty()) write_file_atomic(o.log_file, log_lines);
     }
     if (o.save_every > 0 && (t + 1) % o.save_every == 0 && t + 1 < T) snapshot(t + 1);
   }
+  // peak resident memory of each rank while training (rank 0 logs them all)
+  Tensor peaks = torch::zeros({W}, torch::TensorOptions().dtype(torch::kFloat64));
+  peaks[rank] = peak_rss_mib();
+  if (comm) {
+    Tensor p = peaks.to(dev);
+    comm->allreduce_sum(p);
+    peaks = p.cpu();
+  }
+  std::string peak_list;
+  for (int r = 0; r < W; ++r) peak_list += strformat("%s%.0f", r ? ", " : "", peaks[r].item<double>());
+  if (t > start) LEAP_INFO("peak resident memory while training: %s MiB%s; mask state %.1f MiB per rank", peak_list.c_str(),
+                           W > 1 ? " (ranks 0..)" : "", double(opt.state_bytes()) / (1024.0 * 1024.0));
   LeapResult res;
-  for (const auto& th : thetas) res.theta.push_back(th.detach().to(torch::kCPU).to(torch::kFloat32));
+  opt.gather(&res.theta, nullptr, nullptr);  // float32 (the master copy where θ is bfloat16)
   if (t < T) {  // stopped by --max_steps_per_run
     snapshot(t);
     LEAP_INFO("stopped after step %lld of %lld; checkpoint in %s (continue with --resume)", (long long)t, (long long)T,
@@ -331,7 +408,9 @@ LeapResult train_leap(CausalLM& m, const Tokenizer& tok, const PriorFn& make_pri
   res.summary = {{"steps", T}, {"global_batch", o.global_batch}, {"micro_batch", o.micro_batch}, {"seqlen", o.seqlen},
                  {"train_data", o.train_data}, {"final_mask", o.final_mask}, {"first_step_ce", first_ce},
                  {"last_step_ce", last_ce}, {"train_seconds", sw.seconds()}, {"resumed_from_step", start},
-                 {"grad_checkpoint", o.grad_checkpoint}, {"mask_dtype", o.mask_dtype}};
+                 {"grad_checkpoint", o.grad_checkpoint}, {"mask_dtype", o.mask_dtype}, {"ranks", W},
+                 {"shard_optimizer", ao.shard}, {"peak_rss_mib_per_rank", std::vector<double>(peaks.data_ptr<double>(), peaks.data_ptr<double>() + W)},
+                 {"mask_state_mib_per_rank", double(opt.state_bytes()) / (1024.0 * 1024.0)}};
   return res;
 }
 

@@ -31,7 +31,31 @@ class MaskedLinearFn : public torch::autograd::Function<MaskedLinearFn> {
   }
 };
 
+// r = ‖M ⊙ W‖_F. Saves M and W (both alive anyway for the masked linears), not the product:
+// dr/dM = M ⊙ W² / r.
+class MaskedWeightNormFn : public torch::autograd::Function<MaskedWeightNormFn> {
+ public:
+  static Tensor forward(AutogradContext* ctx, const Tensor& m, const Tensor& w) {
+    Tensor r;
+    {
+      torch::NoGradGuard ng;
+      r = (m.to(torch::kFloat32) * w.to(torch::kFloat32)).norm();
+    }
+    ctx->save_for_backward({m, w, r});
+    return r;
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const Tensor &m = saved[0], &w = saved[1], &r = saved[2];
+    Tensor wf = w.to(torch::kFloat32);
+    Tensor gm = (grads[0] * m.to(torch::kFloat32) * wf * wf / r.clamp_min(1e-30)).to(m.scalar_type());
+    return {gm, Tensor()};
+  }
+};
+
 }  // namespace
+
+Tensor masked_weight_norm(const Tensor& m, const Tensor& w) { return MaskedWeightNormFn::apply(m, w); }
 
 Tensor masked_linear(const Tensor& x, const Tensor& w, const Tensor& m, const Tensor& b) {
   Tensor y = MaskedLinearFn::apply(x, w, m);
@@ -42,7 +66,7 @@ Tensor gumbel_sigmoid(const Tensor& theta, double kappa, double tau, at::Generat
   Tensor u = torch::empty(theta.sizes(), theta.options().dtype(torch::kFloat32).requires_grad(false));
   u.uniform_(0.0, 1.0, gen).clamp_(1e-6, 1.0 - 1e-6);
   Tensor logistic = torch::log(u) - torch::log1p(-u);  // log u − log(1−u)
-  return torch::sigmoid((kappa * theta.to(torch::kFloat32) + logistic) / tau);
+  return torch::sigmoid((kappa * theta.to(torch::kFloat32) + logistic) / tau).to(theta.scalar_type());
 }
 
 double MaskSchedule::tau(int64_t t, int64_t T) const {

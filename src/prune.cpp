@@ -13,9 +13,12 @@
 #include "leap/eval.h"
 #include "leap/eval_ppl.h"
 #include "leap/fs_util.h"
+#include "leap/hf_config.h"
 #include "leap/layerwise.h"
 #include "leap/leap_trainer.h"
 #include "leap/log.h"
+#include "leap/distributed.h"
+#include "leap/memory_model.h"
 #include "leap/model_path.h"
 #include "leap/progress.h"
 #include "leap/sha256.h"
@@ -73,6 +76,36 @@ ojson sparsity_json(const std::vector<LinearSparsity>& rows) {
 
 }  // namespace
 
+namespace {
+
+// `--dry_run`: the memory estimate from config.json alone — the model's, or, for a short name not
+// downloaded yet, the architecture in its preset — so a GPU plan can be made on any machine.
+void dry_run(PruneOptions& o) {
+  const DistEnv denv = dist_env_from_environment();
+  log::set_rank(denv.rank);
+  ModelConfig cfg;
+  std::string source;
+  fs::path preset = fs::path(leap_home()) / "configs" / "models" / (o.model + ".json");
+  try {
+    ResolvedModel rm = resolve_model(o.model);
+    apply_defaults(o, model_preset_defaults(rm.short_name), o.model + " preset");
+    source = (fs::path(rm.dir) / "config.json").string();
+    cfg = load_hf_config(source);
+  } catch (const Error&) {
+    if (!file_exists(preset.string())) throw;
+    nlohmann::json j = nlohmann::json::parse(read_file(preset.string()));
+    if (!j.contains("config")) throw;
+    apply_defaults(o, model_preset_defaults(o.model), o.model + " preset");
+    source = preset.string() + " (\"config\"; the model is not downloaded)";
+    cfg = parse_hf_config(j["config"].dump(), preset.string());
+  }
+  const bool cuda = o.device.rfind("cuda", 0) == 0 || ((o.device == "auto" || o.device.empty()) && torch::cuda::is_available());
+  torch::Dtype dt = o.dtype.empty() ? (cuda ? torch::kBFloat16 : torch::kFloat32) : parse_dtype(o.dtype);
+  log::out(memory_estimate_table(cfg, source, o, int(torch::elementSize(dt)), denv.world, cuda));
+}
+
+}  // namespace
+
 void run_prune(PruneOptions& o) {
   if (!o.recipe.empty()) {
     nlohmann::json r;
@@ -87,10 +120,17 @@ void run_prune(PruneOptions& o) {
       throw Error(e.what());
     }
   }
+  if (o.dry_run) return dry_run(o);
   ResolvedModel rm = resolve_model(o.model);
   apply_defaults(o, model_preset_defaults(rm.short_name), o.model + " preset");
   if (o.calib_data.empty()) o.calib_data = (fs::path(leap_home()) / "data" / "c4" / "c4_sample.jsonl").string();
+  // data parallelism: torchrun's environment; one process when absent
+  const DistEnv denv = dist_env_from_environment();
+  log::set_rank(denv.rank);
   torch::Device dev = parse_device(o.device);
+  if (denv.distributed() && dev.is_cuda() && (o.device == "auto" || o.device == "cuda" || o.device.empty()))
+    dev = parse_device("cuda:" + std::to_string(denv.local_rank));  // one GPU per rank
+
   torch::Dtype dtype = o.dtype.empty() ? default_dtype(dev) : parse_dtype(o.dtype);
   o.dtype = dtype_string(dtype);
   SparsityPattern pattern = parse_sparsity_type(o.sparsity_type);
@@ -102,7 +142,24 @@ void run_prune(PruneOptions& o) {
   } else {
     make_pruner(o.method, {}, 1, torch::kCPU);  // validates the method name early
   }
+  std::unique_ptr<Comm> comm;
+  if (denv.distributed()) {
+    if (!leap_method) {  // the layer-wise methods are sequential over blocks: rank 0 runs them alone
+      if (denv.rank != 0) {
+        LEAP_WARN("--method %s runs on rank 0 only; this rank has nothing to do", o.method.c_str());
+        return;
+      }
+      LEAP_WARN("--method %s runs on rank 0 only (WORLD_SIZE=%d): the other ranks exit", o.method.c_str(), denv.world);
+    } else {
+      o.dist_backend = resolve_dist_backend(o.dist_backend, dev.is_cuda());
+    }
+  }
   log::out(config_table("leap prune", o));
+  if (denv.distributed() && leap_method) {
+    comm = std::make_unique<Comm>(denv, o.dist_backend, std::chrono::seconds(o.dist_timeout));
+    LEAP_INFO("joined %s process group: rank %d of %d (local rank %d) at %s:%d", o.dist_backend.c_str(), denv.rank,
+              denv.world, denv.local_rank, denv.master_addr.c_str(), denv.master_port);
+  }
 
   Stopwatch load_timer;
   CausalLM m = load_model(rm.dir, {dtype, dev});
@@ -111,7 +168,7 @@ void run_prune(PruneOptions& o) {
             dev.str().c_str(), format_duration(load_timer.seconds()).c_str());
 
   CalibData calib;
-  if (o.method != "magnitude") {  // LEAP's Wanda prior uses the same calibration (drawn even when resuming: cheap, and its sha256 goes in the report)
+  if (o.method != "magnitude" && !(comm && !comm->main())) {  // LEAP's Wanda prior uses the same calibration (drawn even when resuming: cheap, and its sha256 goes in the report)
     calib = load_calibration(*tok, o.calib_data, o.nsamples, o.calib_seqlen, uint64_t(o.seed));
     LEAP_INFO("calibration: %lld x %lld tokens from %s (%s, %lld documents, sha256 %.12s)", (long long)o.nsamples,
               (long long)o.calib_seqlen, calib.path.c_str(), calib.format.c_str(), (long long)calib.documents,
@@ -141,9 +198,10 @@ void run_prune(PruneOptions& o) {
       return prune_layerwise(prior_model, calib.ids, lo);
     };
     nlohmann::json fp = {{"model", rm.dir}, {"train_data_sha256", sha256_file(o.train_data)}};
-    LeapResult lr = train_leap(m, *tok, make_prior, o, fp);
+    LeapResult lr = train_leap(m, *tok, make_prior, o, fp, comm.get());
     training = lr.summary;
-    if (!lr.finished) return;  // --max_steps_per_run: a checkpoint was written, nothing else
+    if (!lr.finished) return;
+    if (comm && !comm->main()) return;  // rank 0 evaluates and writes the outputs  // --max_steps_per_run: a checkpoint was written, nothing else
   } else {
     prune_layerwise(m, calib.ids, lo);
   }

@@ -12,6 +12,8 @@
 #include "leap/options.h"
 #include "leap/tokenizer.h"
 
+namespace leap { class Comm; }
+
 namespace leap {
 
 struct LeapResult {
@@ -25,9 +27,12 @@ using PriorFn = std::function<std::map<std::string, torch::Tensor>()>;
 
 // Trains masks for `m` (weights untouched until the end, then pruned in place). make_prior
 // returns Wanda keep masks by linear name; it is not called when resuming from a checkpoint.
-// `fingerprint` identifies the run (model, data) for resume checks.
+// `fingerprint` identifies the run (model, data) for resume checks. With a Comm of W ranks every
+// rank calls this with the same arguments: rank r runs micro-batches [r·A/W, (r+1)·A/W) of each
+// global batch (A = global_batch / micro_batch), make_prior is called on rank 0 only, and the
+// result (θ, masks) equals the single-process run's up to floating-point summation order.
 LeapResult train_leap(CausalLM& m, const Tokenizer& tok, const PriorFn& make_prior, const PruneOptions& o,
-                      const nlohmann::json& fingerprint = nlohmann::json::object());
+                      const nlohmann::json& fingerprint = nlohmann::json::object(), Comm* comm = nullptr);
 
 // Packs the documents of `path` into [nblocks, seqlen] blocks (each document tokenised with the
 // tokenizer's default special tokens, concatenated, remainder dropped).

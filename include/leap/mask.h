@@ -18,7 +18,11 @@ namespace leap {
 torch::Tensor masked_linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& m,
                             const torch::Tensor& b);
 
-// M = σ((κθ + log u − log(1−u)) / τ), u ~ U(0,1) clamped to [1e-6, 1−1e-6], drawn with `gen`.
+// ‖M ⊙ W‖_F as a float32 scalar, computed in float32 (W frozen); keeps no M ⊙ W product for backward.
+torch::Tensor masked_weight_norm(const torch::Tensor& m, const torch::Tensor& w);
+
+// M = σ((κθ + log u − log(1−u)) / τ), u ~ U(0,1) clamped to [1e-6, 1−1e-6], drawn with `gen`;
+// computed in float32, returned in θ's dtype.
 torch::Tensor gumbel_sigmoid(const torch::Tensor& theta, double kappa, double tau, at::Generator gen);
 
 // τ_t and κ_t, linear in t/T (clipped to 1).

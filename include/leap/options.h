@@ -108,6 +108,13 @@ struct PruneOptions {
   int64_t max_steps_per_run = 0;
   bool grad_checkpoint = false;
   std::string mask_dtype = "float32";
+  // data parallelism (launched by torchrun or scripts/launch.sh)
+  std::string dist_backend = "auto";
+  bool shard_optimizer = false;
+  double bucket_mib = 25.0;
+  int64_t dist_timeout = 3600;
+  bool dry_run = false;
+  int64_t gpu_memory_gib = 80;
   template <class V>
   void visit(V& v) {
     v("model", model, "HF model folder, HF repo id in the local cache, or short name (configs/models)", true);
@@ -163,7 +170,13 @@ struct PruneOptions {
     v("resume", resume, "LEAP: continue from the newest complete checkpoint in --ckpt_dir", false);
     v("max_steps_per_run", max_steps_per_run, "LEAP: stop after N steps of this invocation with a checkpoint (continue with --resume)", false);
     v("grad_checkpoint", grad_checkpoint, "LEAP: recompute each decoder block in backward instead of storing its activations", false);
-    v("mask_dtype", mask_dtype, "LEAP: dtype of the mask logits and their AdamW state: float32 | bfloat16", false);
+    v("mask_dtype", mask_dtype, "LEAP: dtype of the mask logits and their gradients: float32 | bfloat16 (bfloat16 keeps a float32 master copy and float32 AdamW moments)", false);
+    v("dist_backend", dist_backend, "data parallel: auto (nccl on CUDA, gloo on CPU) | gloo | nccl", false);
+    v("shard_optimizer", shard_optimizer, "data parallel: shard AdamW state and master logits over the ranks (ZeRO-1/2)", false);
+    v("bucket_mib", bucket_mib, "data parallel: gradient all-reduce bucket size in MiB", false);
+    v("dist_timeout", dist_timeout, "data parallel: seconds a rank waits for the others (rendezvous, collectives)", false);
+    v("dry_run", dry_run, "print the memory estimate per rank for this model and these settings, then stop", false);
+    v("gpu_memory_gib", gpu_memory_gib, "--dry_run: memory per device to fit, in GiB", false);
   }
   std::set<std::string> given;  // flags set on the command line (filled by the CLI)
 };
