@@ -246,7 +246,9 @@ LeapResult train_leap(CausalLM& m, const Tokenizer& tok, const PriorFn& make_pri
     if (comm) comm->barrier();
   };
   reset_peak_rss();  // the training peak, without the prior's second model copy
+  std::vector<double> step_seconds;  // wall time of each step of this invocation (benchmarks)
   for (; t < T; ++t) {
+    Stopwatch step_sw;
     if (o.max_steps_per_run > 0 && t - start >= o.max_steps_per_run) break;
     const double tau = sched.tau(t, T), kappa = sched.kappa(t, T);
     const double lr = o.lr * lr_factor(t, o.warmup_steps, T);
@@ -328,6 +330,7 @@ LeapResult train_leap(CausalLM& m, const Tokenizer& tok, const PriorFn& make_pri
            (long long)(t + 1), where.empty() ? "" : " in ", where.c_str());
     }
     opt.step(t + 1, lr);
+    step_seconds.push_back(step_sw.seconds());
     double ce_mean = ce_sum / double(grad_acc);
     if (t == 0) first_ce = ce_mean;
     last_ce = ce_mean;
@@ -411,6 +414,7 @@ LeapResult train_leap(CausalLM& m, const Tokenizer& tok, const PriorFn& make_pri
                  {"grad_checkpoint", o.grad_checkpoint}, {"mask_dtype", o.mask_dtype}, {"ranks", W},
                  {"shard_optimizer", ao.shard}, {"peak_rss_mib_per_rank", std::vector<double>(peaks.data_ptr<double>(), peaks.data_ptr<double>() + W)},
                  {"mask_state_mib_per_rank", double(opt.state_bytes()) / (1024.0 * 1024.0)}};
+  res.step_seconds = step_seconds;
   return res;
 }
 

@@ -21,6 +21,7 @@ struct LeapResult {
   std::map<std::string, torch::Tensor> keep;  // final keep masks by linear name (when finished)
   std::vector<torch::Tensor> theta;           // the mask logits at the end of this run
   nlohmann::ordered_json summary;             // training summary for leap_sparsity.json
+  std::vector<double> step_seconds;           // wall time of each optimizer step of this run
 };
 
 using PriorFn = std::function<std::map<std::string, torch::Tensor>()>;

@@ -1,0 +1,245 @@
+// leap_bench — performance measurements, printed as Markdown tables (scripts/bench.sh collects them
+// into docs/PERFORMANCE.md). Every ratio is measured in one run, on the same threads:
+//   gemm    the machine's ceiling: FLOP/s of a large float32 GEMM
+//   linear  masked linear forward+backward (y = x(W⊙M)ᵀ, grads to x and M) vs a dense linear
+//           forward+backward (grads to x and W) of the same shape
+//   step    one LEAP training step (trainer code, mask sampling, regularisers, AdamW on θ) vs one
+//           dense full-parameter fine-tuning step (AdamW on every weight) on the same tokens, and
+//           the LEAP step's achieved FLOP/s as a fraction of the GEMM ceiling
+//   eval    perplexity evaluation throughput (tokens/s) and its FLOP/s against the ceiling
+// It is a measurement tool, not a test: nothing here asserts a time.
+#include <torch/torch.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "leap/error.h"
+#include "leap/eval_ppl.h"
+#include "leap/fs_util.h"
+#include "leap/leap_trainer.h"
+#include "leap/log.h"
+#include "leap/mask.h"
+#include "leap/memory_model.h"
+#include "leap/model.h"
+#include "leap/progress.h"
+#include "leap/tokenizer.h"
+
+namespace leap {
+namespace {
+using torch::Tensor;
+using json = nlohmann::ordered_json;
+
+template <class F>
+double median_seconds(int reps, F fn) {
+  fn();  // warm-up
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i) {
+    Stopwatch sw;
+    fn();
+    t.push_back(sw.seconds());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+double gemm_ceiling(int64_t n, int reps, json& out) {
+  torch::NoGradGuard ng;
+  Tensor a = torch::randn({n, n}), b = torch::randn({n, n}), c = torch::empty({n, n});
+  double s = median_seconds(reps, [&] { torch::mm_out(c, a, b); });
+  double flops = 2.0 * double(n) * double(n) * double(n) / s;
+  std::printf("| GEMM %lld x %lld x %lld float32 | %.1f ms | %.1f GFLOP/s |\n", (long long)n, (long long)n, (long long)n,
+              s * 1e3, flops / 1e9);
+  out["gemm"] = {{"n", n}, {"seconds", s}, {"gflops", flops / 1e9}};
+  return flops;
+}
+
+void linear_ratio(int64_t out_f, int64_t in_f, int64_t tokens, int reps, double ceiling, json& out) {
+  Tensor x = torch::randn({tokens, in_f}).requires_grad_(true);
+  Tensor w = torch::randn({out_f, in_f}) * 0.02;
+  Tensor gy = torch::randn({tokens, out_f});
+  Tensor wd = w.clone().requires_grad_(true);
+  Tensor m = torch::rand({out_f, in_f}).requires_grad_(true);
+  auto dense = [&] {
+    x.mutable_grad() = Tensor();
+    wd.mutable_grad() = Tensor();
+    Tensor y = torch::matmul(x, wd.t());
+    y.backward(gy);
+  };
+  auto masked = [&] {
+    x.mutable_grad() = Tensor();
+    m.mutable_grad() = Tensor();
+    Tensor y = masked_linear(x, w, m, Tensor());
+    y.backward(gy);
+  };
+  double td = median_seconds(reps, dense), tm = median_seconds(reps, masked);
+  double flops = 6.0 * double(tokens) * double(in_f) * double(out_f);
+  std::printf("| %lld x %lld, %lld tokens | %.1f ms | %.1f ms | **%.2f** | %.0f%% |\n", (long long)out_f, (long long)in_f,
+              (long long)tokens, td * 1e3, tm * 1e3, tm / td, 100.0 * flops / tm / ceiling);
+  out["linear"].push_back({{"out", out_f}, {"in", in_f}, {"tokens", tokens}, {"dense_s", td}, {"masked_s", tm},
+                           {"ratio", tm / td}, {"masked_fraction_of_ceiling", flops / tm / ceiling}});
+}
+
+// FLOPs of one training step (forward + backward) per token: 6 per weight of the decoder linears,
+// the lm_head's backward to its input only when it is frozen, causal attention 6·S·H per layer.
+double train_flops_per_token(const ModelConfig& c, int64_t seqlen, bool head_weight_grad) {
+  double lin = 6.0 * double(masked_param_count(c));
+  double head = (head_weight_grad ? 6.0 : 4.0) * double(c.vocab_size) * double(c.hidden_size);
+  double attn = 6.0 * double(seqlen) * double(c.num_heads * c.head_dim) * double(c.num_layers);
+  return lin + head + attn;
+}
+
+std::map<std::string, Tensor> magnitude_keep(CausalLM& m, double sparsity) {  // a cheap prior for timing
+  std::map<std::string, Tensor> keep;
+  for (const auto& l : m->decoder_linears()) {
+    Tensor a = l.linear->weight.abs().flatten();
+    int64_t k = int64_t(double(a.numel()) * sparsity);
+    double thr = std::get<0>(a.kthvalue(std::max<int64_t>(1, k))).item<double>();
+    keep[l.name] = l.linear->weight.abs() > thr;
+  }
+  return keep;
+}
+
+void step_ratio(const std::string& dir, const std::string& train_data, int64_t seqlen, int64_t micro_batch, int steps,
+                double ceiling, bool grad_checkpoint, json& out) {
+  auto tok = load_tokenizer(dir);
+  // LEAP: the trainer itself, median of the steps after the first
+  CausalLM lm = load_model(dir, {});
+  PruneOptions o;
+  o.sparsity = 0.5;
+  o.steps = steps + 1;
+  o.global_batch = micro_batch;
+  o.micro_batch = micro_batch;
+  o.seqlen = seqlen;
+  o.log_every = 1 << 30;
+  o.train_data = train_data;
+  o.grad_checkpoint = grad_checkpoint;
+  auto prior = magnitude_keep(lm, 0.5);
+  log::Level lv = log::level();
+  log::set_level(log::Level::warn);
+  LeapResult r = train_leap(lm, *tok, [&] { return prior; }, o);
+  log::set_level(lv);
+  std::vector<double> st(r.step_seconds.begin() + 1, r.step_seconds.end());
+  std::sort(st.begin(), st.end());
+  const double t_leap = st[st.size() / 2];
+
+  // dense full-parameter fine-tuning: every weight trainable, torch's AdamW, same token count
+  CausalLM dm = load_model(dir, {});
+  std::vector<Tensor> params;
+  for (auto& p : dm->parameters()) params.push_back(p.requires_grad_(true));
+  torch::optim::AdamW adam(params, torch::optim::AdamWOptions(1e-5).betas({0.9, 0.95}));
+  Tensor blocks = pack_training_blocks(*tok, train_data, seqlen);
+  int64_t cursor = 0;
+  auto dense_step = [&] {
+    Tensor x = blocks.slice(0, cursor, cursor + micro_batch);
+    cursor = (cursor + micro_batch) % std::max<int64_t>(1, blocks.size(0) - micro_batch);
+    adam.zero_grad();
+    Tensor h = dm->embed(x);
+    auto rope = dm->rope(seqlen);
+    for (int64_t li = 0; li < dm->config().num_layers; ++li) h = dm->run_layer(li, h, rope);
+    Tensor logits = dm->head(h.slice(1, 0, seqlen - 1)).to(torch::kFloat32);
+    Tensor ce = torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}), x.slice(1, 1).reshape({-1}));
+    ce.backward();
+    torch::nn::utils::clip_grad_norm_(params, 1.0);
+    adam.step();
+  };
+  const double t_dense = median_seconds(steps, dense_step);
+  const ModelConfig& c = lm->config();
+  const double tokens = double(micro_batch * seqlen);
+  const double f_leap = train_flops_per_token(c, seqlen, false) * tokens;
+  const double f_dense = train_flops_per_token(c, seqlen, true) * tokens;
+  std::printf("| hidden %lld, %lld layers, %.1f M masked, %lld x %lld tokens%s | %.3f s | %.3f s | **%.2f** | %.1f GFLOP/s | **%.0f%%** | %.0f%% |\n",
+              (long long)c.hidden_size, (long long)c.num_layers, double(masked_param_count(c)) / 1e6,
+              (long long)micro_batch, (long long)seqlen, grad_checkpoint ? ", --grad_checkpoint" : "", t_dense, t_leap,
+              t_leap / t_dense, f_leap / t_leap / 1e9, 100.0 * f_leap / t_leap / ceiling,
+              100.0 * f_dense / t_dense / ceiling);
+  out["step"].push_back({{"model", dir}, {"hidden", c.hidden_size}, {"seqlen", seqlen}, {"micro_batch", micro_batch},
+                         {"grad_checkpoint", grad_checkpoint}, {"dense_s", t_dense}, {"leap_s", t_leap},
+                         {"ratio", t_leap / t_dense}, {"leap_gflops", f_leap / t_leap / 1e9},
+                         {"leap_fraction_of_ceiling", f_leap / t_leap / ceiling},
+                         {"dense_fraction_of_ceiling", f_dense / t_dense / ceiling}});
+}
+
+void eval_throughput(const std::string& dir, const std::string& text_file, int64_t seqlen, int64_t batch,
+                     int64_t windows, double ceiling, json& out) {
+  CausalLM m = load_model(dir, {});
+  auto tok = load_tokenizer(dir);
+  auto ids = tok->encode(read_file(text_file), true);
+  log::Level lv = log::level();
+  log::set_level(log::Level::warn);
+  eval_ppl_ids(m, ids, seqlen, batch, 1, "warm-up");
+  Stopwatch sw;
+  PplResult r = eval_ppl_ids(m, ids, seqlen, batch, windows, "bench");
+  double s = sw.seconds();
+  log::set_level(lv);
+  const ModelConfig& c = m->config();
+  double tokens = double(r.windows * seqlen);
+  double fpt = 2.0 * double(masked_param_count(c)) + 2.0 * double(c.vocab_size * c.hidden_size) +
+               2.0 * double(seqlen) * double(c.num_heads * c.head_dim) * double(c.num_layers);
+  std::printf("| hidden %lld, %lld layers, %lld windows x %lld tokens, batch %lld | %.0f tokens/s | %.1f GFLOP/s | **%.0f%%** |\n",
+              (long long)c.hidden_size, (long long)c.num_layers, (long long)r.windows, (long long)seqlen,
+              (long long)batch, tokens / s, fpt * tokens / s / 1e9, 100.0 * fpt * tokens / s / ceiling);
+  out["eval"].push_back({{"model", dir}, {"seqlen", seqlen}, {"batch", batch}, {"windows", r.windows},
+                         {"tokens_per_s", tokens / s}, {"gflops", fpt * tokens / s / 1e9},
+                         {"fraction_of_ceiling", fpt * tokens / s / ceiling}});
+}
+
+}  // namespace
+}  // namespace leap
+
+int main(int argc, char** argv) {
+  using namespace leap;
+  CLI::App app{"leap_bench: performance tables (scripts/bench.sh writes docs/PERFORMANCE.md from them)"};
+  std::string only = "gemm,linear,step,eval", model, train_data, text, output_path;
+  int64_t tokens = 512, gemm_n = 2048, seqlen = 512, micro_batch = 1, eval_seqlen = 512, eval_batch = 4, eval_windows = 8;
+  int reps = 5, steps = 4, threads = 0;
+  std::vector<std::string> shapes{"2048x2048", "8192x2048", "2048x8192"};
+  app.add_option("--only", only, "comma list of sections: gemm, linear, step, eval");
+  app.add_option("--model", model, "HF folder for step/eval (e.g. scripts/make_bench_model.py output)");
+  app.add_option("--train_data", train_data, "text for the training steps");
+  app.add_option("--text", text, "text for the evaluation throughput");
+  app.add_option("--gemm_n", gemm_n, "GEMM size for the ceiling");
+  app.add_option("--shapes", shapes, "linear shapes OUTxIN");
+  app.add_option("--tokens", tokens, "tokens per linear call");
+  app.add_option("--seqlen", seqlen, "training sequence length");
+  app.add_option("--micro_batch", micro_batch, "sequences per training step");
+  app.add_option("--steps", steps, "timed training steps");
+  app.add_option("--eval_seqlen", eval_seqlen, "evaluation window");
+  app.add_option("--eval_batch", eval_batch, "evaluation batch");
+  app.add_option("--eval_windows", eval_windows, "evaluation windows timed");
+  app.add_option("--reps", reps, "repetitions (median)");
+  app.add_option("--threads", threads, "intra-op threads (0: LibTorch's default)");
+  app.add_option("--output_path", output_path, "also write the numbers as JSON");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (threads > 0) at::set_num_threads(threads);
+    auto has = [&](const char* s) { return ("," + only + ",").find("," + std::string(s) + ",") != std::string::npos; };
+    json out = {{"threads", at::get_num_threads()}};
+    std::printf("threads: %d\n\n| ceiling | time | FLOP/s |\n|---|---:|---:|\n", at::get_num_threads());
+    const double ceiling = gemm_ceiling(gemm_n, reps, out);
+    if (has("linear")) {
+      std::printf("\n| linear (out x in) | dense fwd+bwd | masked fwd+bwd | masked / dense | masked FLOP/s vs ceiling |\n|---|---:|---:|---:|---:|\n");
+      for (const auto& s : shapes) {
+        auto x = s.find('x');
+        LEAP_CHECK(x != std::string::npos, "--shapes: expected OUTxIN, got %s", s.c_str());
+        linear_ratio(std::stoll(s.substr(0, x)), std::stoll(s.substr(x + 1)), tokens, reps, ceiling, out);
+      }
+    }
+    if (has("step")) {
+      LEAP_CHECK(!model.empty() && !train_data.empty(), "step: --model and --train_data are needed");
+      std::printf("\n| model, tokens per step | dense fine-tuning step | LEAP step | LEAP / dense | LEAP FLOP/s | LEAP vs ceiling | dense vs ceiling |\n|---|---:|---:|---:|---:|---:|---:|\n");
+      step_ratio(model, train_data, seqlen, micro_batch, steps, ceiling, false, out);
+    }
+    if (has("eval")) {
+      LEAP_CHECK(!model.empty() && !text.empty(), "eval: --model and --text are needed");
+      std::printf("\n| leap eval (perplexity) | throughput | FLOP/s | vs ceiling |\n|---|---:|---:|---:|\n");
+      eval_throughput(model, text, eval_seqlen, eval_batch, eval_windows, ceiling, out);
+    }
+    if (!output_path.empty()) write_file_atomic(output_path, out.dump(2) + "\n");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "leap_bench: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
