@@ -8,6 +8,7 @@
 #include "leap/fs_util.h"
 #include "leap/py_random.h"
 #include "leap/sha256.h"
+#include "leap/json_input.h"
 
 namespace leap {
 
@@ -32,7 +33,7 @@ std::vector<std::string> read_documents(const std::string& path, std::string* fo
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(line);
+      j = parse_json_checked(line, path + ":" + std::to_string(line_no));
     } catch (const nlohmann::json::exception& e) {
       fail("%s:%zu: not valid JSON: %s", path.c_str(), line_no, e.what());
     }

@@ -93,6 +93,9 @@ void save_hf_checkpoint(CausalLM& m, const std::string& source_dir, const std::s
     fs::rename(tmp, out);
     fsync_dir(out.parent_path().string());
     if (!old.empty()) fs::remove_all(old, ec);
+  } catch (const Error& e) {
+    fs::remove_all(tmp, ec);
+    fail("%s: writing the checkpoint failed, the previous content (if any) is untouched: %s", out_dir.c_str(), e.what());
   } catch (...) {
     fs::remove_all(tmp, ec);
     throw;

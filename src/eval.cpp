@@ -23,6 +23,7 @@
 #include "leap/svg_plot.h"
 #include "leap/prune.h"
 #include "leap/version.h"
+#include "leap/json_input.h"
 
 namespace leap {
 namespace fs = std::filesystem;
@@ -238,6 +239,8 @@ void run_eval(EvalOptions& o) {
   torch::Dtype dtype = o.dtype.empty() ? default_dtype(dev) : parse_dtype(o.dtype);
   o.dtype = dtype_string(dtype);
   log::out(config_table("leap eval", o));
+  std::unique_ptr<OutputLock> lock;  // one writer per output file
+  if (!o.output_path.empty()) lock = std::make_unique<OutputLock>(o.output_path);
   CausalLM m = load_model(rm.dir, {dtype, dev});
   auto tok = load_tokenizer(rm.dir);
   ojson out = evaluate_model(m, *tok, o, rm.dir);
@@ -305,7 +308,7 @@ void plot_loss(const std::vector<ReportRun>& runs, const std::string& path) {
       pos = nl + 1;
       if (line.empty()) continue;
       try {
-        ojson j = ojson::parse(line);
+        ojson j = parse_json_checked<ojson>(line, m.string());
         s.x.push_back(j["step"].get<double>());
         s.y.push_back(j["ce"].get<double>());
       } catch (const ojson::exception& e) {
@@ -328,7 +331,7 @@ void run_report(ReportOptions& o) {
   for (const auto& f : o.inputs) {
     ojson j;
     try {
-      j = ojson::parse(read_file(f));
+      j = parse_json_checked<ojson>(read_file(f), f);
     } catch (const ojson::exception& e) {
       fail("%s: not valid JSON: %s", f.c_str(), e.what());
     }
@@ -342,7 +345,7 @@ void run_report(ReportOptions& o) {
     ojson sparsity;
     if (!model_path.empty() && file_exists(side.string())) {
       try {
-        sparsity = ojson::parse(read_file(side.string()));
+        sparsity = parse_json_checked<ojson>(read_file(side.string()), side.string());
         name = strformat("%s %.0f%% %s", sparsity.value("method", std::string("?")).c_str(),
                          100 * sparsity.value("target_sparsity", 0.0), sparsity.value("pattern", std::string("")).c_str());
         if (name.size() > 13 && name.substr(name.size() - 13) == " unstructured") name.resize(name.size() - 13);

@@ -2,6 +2,7 @@
 #include "leap/fs_util.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -84,6 +85,35 @@ void FileWriter::write(const void* data, size_t n) {
     n -= static_cast<size_t>(w);
     written_ += static_cast<uint64_t>(w);
   }
+}
+
+OutputLock::OutputLock(const std::string& path) {
+  fs::path target = fs::path(path).lexically_normal();
+  if (target.filename().empty()) target = target.parent_path();  // "out/" → "out"
+  std::string lock = target.string() + ".lock";
+  std::error_code ec;
+  if (!target.parent_path().empty()) fs::create_directories(target.parent_path(), ec);
+  fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) fail("%s: cannot create the lock file %s: %s", path.c_str(), lock.c_str(), std::strerror(errno));
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int e = errno;
+    char buf[32] = {0};
+    ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
+    ::close(fd_);
+    fd_ = -1;
+    std::string holder = n > 0 ? std::string(buf, size_t(n)) : std::string("?");
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+    if (e == EWOULDBLOCK)
+      fail("%s: another leap process (pid %s) is writing this output (lock %s); wait for it or choose another path",
+           path.c_str(), holder.c_str(), lock.c_str());
+    fail("%s: cannot lock %s: %s", path.c_str(), lock.c_str(), std::strerror(e));
+  }
+  std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd_, 0) == 0) (void)!::pwrite(fd_, pid.data(), pid.size(), 0);
+}
+
+OutputLock::~OutputLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing drops the flock
 }
 
 void fsync_dir(const std::string& dir) {

@@ -7,6 +7,7 @@
 
 #include "leap/error.h"
 #include "leap/fs_util.h"
+#include "leap/json_input.h"
 
 namespace leap {
 using json = nlohmann::json;
@@ -91,7 +92,7 @@ RopeConfig parse_rope(const json& r, double theta, const std::string& src, const
 ModelConfig parse_hf_config(const std::string& text, const std::string& src) {
   json root;
   try {
-    root = json::parse(text);
+    root = parse_json_checked(text, src);
   } catch (const json::exception& e) {
     fail("%s: not valid JSON: %s", src.c_str(), e.what());
   }

@@ -14,6 +14,7 @@
 #include "leap/model_path.h"
 #include "leap/tensor_io.h"
 #include "leap/tokenizer.h"
+#include "leap/json_input.h"
 
 namespace leap {
 using json = nlohmann::json;
@@ -24,7 +25,7 @@ namespace {
 torch::Tensor read_input_ids(const std::string& path, int64_t vocab) {
   json j;
   try {
-    j = json::parse(read_file(path));
+    j = parse_json_checked(read_file(path), path);
   } catch (const json::exception& e) {
     fail("%s: not valid JSON: %s", path.c_str(), e.what());
   }

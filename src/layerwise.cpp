@@ -84,6 +84,11 @@ std::map<std::string, torch::Tensor> prune_layerwise(CausalLM& m, const torch::T
     if (calibrated && li + 1 < n_layers)
       for (int64_t b = 0; b < N; b += o.batch) {
         torch::Tensor out = m->run_layer(li, hidden.slice(0, b, std::min(N, b + o.batch)).to(dev), rope);
+        if (!torch::isfinite(out).all().item<bool>())
+          fail("%s: block %lld (model.layers.%lld) produced non-finite activations (NaN/Inf) on calibration "
+               "samples %lld..%lld after pruning; the weights or the calibration data overflow %s",
+               o.method.c_str(), (long long)li, (long long)li, (long long)b, (long long)std::min(N, b + o.batch) - 1,
+               std::string(c10::toString(out.scalar_type())).c_str());
         hidden.slice(0, b, std::min(N, b + o.batch)).copy_(out);
       }
     prog.advance(1, strformat("block %lld sparsity %.4f", (long long)li, block_zeros / block_numel));

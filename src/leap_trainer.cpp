@@ -72,12 +72,8 @@ uint64_t mix64(uint64_t x) {  // splitmix64 finaliser
   x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
   return x ^ (x >> 31);
 }
-at::Generator noise_generator(torch::Device dev, int64_t seed, int64_t t, int64_t a) {
-  const uint64_t s = mix64(mix64(mix64(uint64_t(seed)) ^ uint64_t(t)) ^ uint64_t(a));
-  if (dev.is_cpu()) return at::make_generator<at::CPUGeneratorImpl>(s);
-  at::Generator g = at::globalContext().defaultGenerator(dev);
-  g.set_current_seed(s);  // also rewinds the Philox offset
-  return g;
+uint64_t noise_seed(int64_t seed, int64_t t, int64_t a, size_t linear) {
+  return mix64(mix64(mix64(mix64(uint64_t(seed)) ^ uint64_t(t)) ^ uint64_t(a)) ^ uint64_t(linear));
 }
 
 // Peak resident set size (VmHWM) in MiB, and its reset (Linux: "5" > /proc/self/clear_refs).
@@ -259,15 +255,14 @@ LeapResult train_leap(CausalLM& m, const Tokenizer& tok, const PriorFn& make_pri
       const int64_t a = first_mb + j;  // global micro-batch index
       if (j + 1 == local_acc) opt.arm_reduction();  // its backward completes this rank's gradients
       // fresh Gumbel-sigmoid sample for every micro-batch: M = σ((κθ + log u − log(1−u))/τ)   (§1.3)
-      at::Generator noise = noise_generator(dev, o.seed, t, a);
       std::vector<Tensor> masks;
       Tensor msum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat32).device(dev));
       Tensor rnum = torch::zeros({}, msum.options());
       for (size_t i = 0; i < linears.size(); ++i) {
-        Tensor M = gumbel_sigmoid(thetas[i], kappa, tau, noise);
-        masks.push_back(M);
-        msum = msum + M.sum(torch::kFloat32);
-        rnum = rnum + masked_weight_norm(M, linears[i].linear->weight);  // ‖M ⊙ W‖_F
+        SampledMask s = sample_mask(thetas[i], linears[i].linear->weight, kappa, tau, noise_seed(o.seed, t, a, i));
+        masks.push_back(s.M);
+        msum = msum + s.sum;    // Σ M
+        rnum = rnum + s.wnorm;  // ‖M ⊙ W‖_F
       }
       Tensor x = batch.slice(0, a * o.micro_batch, (a + 1) * o.micro_batch).to(dev);
       auto rope = m->rope(o.seqlen);
@@ -303,9 +298,29 @@ LeapResult train_leap(CausalLM& m, const Tokenizer& tok, const PriorFn& make_pri
                     (o.sparse_reg * (d - target_density).abs() - o.weight_reg * (1.0 - double(t) / double(T)) * R) /
                         double(grad_acc);
       double ce_v = ce.item<double>();
-      if (!std::isfinite(ce_v) || !std::isfinite(loss.item<double>()))
-        fail("LEAP step %lld, micro-batch %lld%s: non-finite loss (CE %g); stopping (the last checkpoint, if any, is kept)",
-             (long long)(t + 1), (long long)a, W > 1 ? strformat(" on rank %d", rank).c_str() : "", ce_v);
+      if (!std::isfinite(ce_v) || !std::isfinite(loss.item<double>())) {
+        // name where it starts: the masks, or the first block whose output is not finite
+        std::string where = "in the loss terms";
+        torch::NoGradGuard ng;
+        for (size_t i = 0; i < masks.size() && where == "in the loss terms"; ++i)
+          if (!torch::isfinite(masks[i]).all().item<bool>()) where = "in the sampled mask of " + names[i];
+        if (where == "in the loss terms") {
+          Tensor hh = m->embed(x);
+          if (!torch::isfinite(hh).all().item<bool>()) where = "in the embeddings";
+          for (int64_t li = 0; li < m->config().num_layers && where == "in the loss terms"; ++li) {
+            size_t k = 0;
+            for (size_t i = 0; i < linears.size(); ++i)
+              if (linears[i].layer == li) linears[i].linear->mask = masks[i].detach(), ++k;
+            hh = m->run_layer(li, hh, rope);
+            if (!torch::isfinite(hh).all().item<bool>()) where = strformat("in the output of block %lld (model.layers.%lld)", (long long)li, (long long)li);
+          }
+          if (where == "in the loss terms" && !torch::isfinite(m->head(hh)).all().item<bool>()) where = "in the logits";
+          for (auto& l : linears) l.linear->mask = Tensor();
+        }
+        fail("LEAP step %lld, micro-batch %lld%s: non-finite loss (CE %g), first non-finite values %s; stopping (the "
+             "last checkpoint, if any, is kept)",
+             (long long)(t + 1), (long long)a, W > 1 ? strformat(" on rank %d", rank).c_str() : "", ce_v, where.c_str());
+      }
       loss.backward();
       for (auto& l : linears) l.linear->mask = Tensor();
       ce_sum += ce_v;

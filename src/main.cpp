@@ -3,6 +3,7 @@
 #include <torch/version.h>
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
 
 #include "leap/error.h"
@@ -68,6 +69,8 @@ std::string version_string() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // a file-size limit (ulimit -f) must surface as a write error naming the file, not kill leap
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"leap — Learnable End-to-End Adaptive Pruning for LLMs (LibTorch)", "leap"};
   app.require_subcommand(1);
   bool verbose = false;

@@ -1,7 +1,12 @@
 // mask.cpp — see mask.h.
 #include "leap/mask.h"
 
+#include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
+
+#include <mutex>
+
+#include "leap/mask_kernel.h"
 
 namespace leap {
 using torch::Tensor;
@@ -26,7 +31,7 @@ class MaskedLinearFn : public torch::autograd::Function<MaskedLinearFn> {
     Tensor gy2 = gy.reshape({-1, gy.size(-1)});
     Tensor x2 = x.reshape({-1, x.size(-1)});
     Tensor gwm = gy2.t().matmul(x2);                                 // dL/d(W⊙M) = dyᵀ x   [out, in]
-    Tensor gm = (gwm * w).to(m.scalar_type());                       // dL/dM = dL/d(W⊙M) ⊙ W
+    Tensor gm = gwm.mul_(w).to(m.scalar_type());                     // dL/dM = dL/d(W⊙M) ⊙ W (in place)
     return {gx, Tensor(), gm};
   }
 };
@@ -53,7 +58,71 @@ class MaskedWeightNormFn : public torch::autograd::Function<MaskedWeightNormFn> 
   }
 };
 
+// The fused CPU path of sample_mask: outputs M [out, in] and stats [2] = (ΣM, ‖M⊙W‖); one pass
+// forward, one pass backward, nothing saved but M, W and the stats.
+class SampledMaskFn : public torch::autograd::Function<SampledMaskFn> {
+ public:
+  static tensor_list forward(AutogradContext* ctx, const Tensor& theta, const Tensor& w, double kappa, double tau,
+                             int64_t seed) {
+    Tensor th = theta.contiguous(), wc = w.contiguous();
+    Tensor M = torch::empty_like(th);
+    const float* tp = th.data_ptr<float>();
+    const float* wp = wc.data_ptr<float>();
+    float* mp = M.data_ptr<float>();
+    double sm = 0, sw = 0;
+    std::mutex mu;
+    at::parallel_for(0, th.numel(), 1 << 15, [&](int64_t b, int64_t e) {
+      kernel::MaskSums s = kernel::sample_mask(tp, wp, mp, b, e, float(kappa), float(tau), uint64_t(seed));
+      std::lock_guard<std::mutex> lk(mu);
+      sm += s.m;
+      sw += s.mw2;
+    });
+    Tensor stats = torch::tensor({sm, std::sqrt(sw)}, torch::kFloat32);
+    ctx->save_for_backward({M, wc, stats});
+    ctx->saved_data["scale"] = kappa / tau;
+    return {M, stats};
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const Tensor &M = saved[0], &w = saved[1], &stats = saved[2];
+    Tensor gM = grads[0].defined() ? grads[0].contiguous() : Tensor();
+    float g_sum = 0, g_w2 = 0;
+    if (grads[1].defined()) {
+      Tensor gs = grads[1].to(torch::kFloat32);
+      const double r = stats[1].item<double>();
+      g_sum = gs[0].item<float>();
+      g_w2 = r > 0 ? float(gs[1].item<double>() / r) : 0.f;  // ∂‖M⊙W‖/∂M = M W² / ‖M⊙W‖
+    }
+    Tensor gt = torch::empty_like(M);
+    const float* gmp = gM.defined() ? gM.data_ptr<float>() : nullptr;
+    const float *mp = M.data_ptr<float>(), *wp = w.data_ptr<float>();
+    float* gp = gt.data_ptr<float>();
+    const float scale = float(ctx->saved_data["scale"].toDouble());
+    at::parallel_for(0, M.numel(), 1 << 15, [&](int64_t b, int64_t e) {
+      kernel::mask_backward(gmp, mp, wp, gp, b, e, g_sum, g_w2, scale);  // dM/dθ = (κ/τ) M (1 − M)
+    });
+    return {gt, Tensor(), Tensor(), Tensor(), Tensor()};
+  }
+};
+
 }  // namespace
+
+SampledMask sample_mask(const Tensor& theta, const Tensor& w, double kappa, double tau, uint64_t seed) {
+  if (theta.is_cpu() && theta.scalar_type() == torch::kFloat32 && w.scalar_type() == torch::kFloat32) {
+    auto out = SampledMaskFn::apply(theta, w, kappa, tau, int64_t(seed));
+    return {out[0], out[1][0], out[1][1]};
+  }
+  // other devices and dtypes: the composite ops, noise from a generator seeded with `seed`
+  at::Generator gen;
+  if (theta.is_cpu()) {
+    gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  } else {
+    gen = at::globalContext().defaultGenerator(theta.device());
+    gen.set_current_seed(seed);
+  }
+  Tensor M = gumbel_sigmoid(theta, kappa, tau, gen);
+  return {M, M.sum(torch::kFloat32), masked_weight_norm(M, w)};
+}
 
 Tensor masked_weight_norm(const Tensor& m, const Tensor& w) { return MaskedWeightNormFn::apply(m, w); }
 

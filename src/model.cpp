@@ -338,6 +338,12 @@ CausalLM load_model(const std::string& dir, const LoadOptions& opt) {
            it->second.c_str(), st::dtype_name(ti.dtype));
     Tensor src = read_tensor(ckpt, it->second);
     dst.copy_(src);
+    if (!torch::isfinite(dst).all().item<bool>()) {  // NaN/Inf weights (or values the dtype cannot hold)
+      const int64_t bad = (~torch::isfinite(dst)).sum().item<int64_t>();
+      fail("%s: tensor \"%s\" has %lld non-finite value(s) (NaN or Inf) after loading as %s",
+           ckpt.file_of(it->second).path().c_str(), it->second.c_str(), (long long)bad,
+           std::string(c10::toString(dst.scalar_type())).c_str());
+    }
     used.insert(p.key());
   }
   if (!missing.empty()) {

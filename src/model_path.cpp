@@ -8,6 +8,7 @@
 
 #include "leap/error.h"
 #include "leap/fs_util.h"
+#include "leap/json_input.h"
 
 namespace leap {
 namespace fs = std::filesystem;
@@ -87,7 +88,7 @@ ResolvedModel resolve_model(const std::string& spec) {
   if (file_exists(short_cfg.string())) {
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(read_file(short_cfg.string()));
+      j = parse_json_checked(read_file(short_cfg.string()), short_cfg.string());
     } catch (const nlohmann::json::exception& e) {
       fail("%s: not valid JSON: %s", short_cfg.string().c_str(), e.what());
     }

@@ -24,6 +24,7 @@
 #include "leap/sha256.h"
 #include "leap/tokenizer.h"
 #include "leap/version.h"
+#include "leap/json_input.h"
 
 #include <torch/version.h>
 
@@ -34,7 +35,7 @@ using ojson = nlohmann::ordered_json;
 nlohmann::json model_preset_defaults(const std::string& short_name) {
   if (short_name.empty()) return nlohmann::json::object();
   fs::path p = fs::path(leap_home()) / "configs" / "models" / (short_name + ".json");
-  nlohmann::json j = nlohmann::json::parse(read_file(p.string()));
+  nlohmann::json j = parse_json_checked(read_file(p.string()), p.string());
   if (!j.contains("defaults")) return nlohmann::json::object();
   nlohmann::json d = j["defaults"];
   // relative paths in presets are relative to leap's home
@@ -93,7 +94,7 @@ void dry_run(PruneOptions& o) {
     cfg = load_hf_config(source);
   } catch (const Error&) {
     if (!file_exists(preset.string())) throw;
-    nlohmann::json j = nlohmann::json::parse(read_file(preset.string()));
+    nlohmann::json j = parse_json_checked(read_file(preset.string()), preset.string());
     if (!j.contains("config")) throw;
     apply_defaults(o, model_preset_defaults(o.model), o.model + " preset");
     source = preset.string() + " (\"config\"; the model is not downloaded)";
@@ -110,7 +111,7 @@ void run_prune(PruneOptions& o) {
   if (!o.recipe.empty()) {
     nlohmann::json r;
     try {
-      r = nlohmann::json::parse(read_file(o.recipe));
+      r = parse_json_checked(read_file(o.recipe), o.recipe);
     } catch (const nlohmann::json::exception& e) {
       fail("%s: not valid JSON: %s", o.recipe.c_str(), e.what());
     }
@@ -155,6 +156,13 @@ void run_prune(PruneOptions& o) {
     }
   }
   log::out(config_table("leap prune", o));
+  // one writer per output: rank 0 locks the model folder and the training checkpoints
+  std::vector<std::unique_ptr<OutputLock>> locks;
+  if (denv.rank == 0) {
+    if (!o.save_model.empty()) locks.push_back(std::make_unique<OutputLock>(o.save_model));
+    if (!o.ckpt_dir.empty()) locks.push_back(std::make_unique<OutputLock>(o.ckpt_dir));
+    if (!o.output_path.empty()) locks.push_back(std::make_unique<OutputLock>(o.output_path));
+  }
   if (denv.distributed() && leap_method) {
     comm = std::make_unique<Comm>(denv, o.dist_backend, std::chrono::seconds(o.dist_timeout));
     LEAP_INFO("joined %s process group: rank %d of %d (local rank %d) at %s:%d", o.dist_backend.c_str(), denv.rank,

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "leap/error.h"
+#include "leap/json_input.h"
 
 namespace leap::st {
 namespace fs = std::filesystem;
@@ -63,7 +64,7 @@ Header parse_header(const uint8_t* data, uint64_t size, const std::string& file)
   const uint64_t data_size = size - h.data_offset;
   json j;
   try {
-    j = json::parse(data + 8, data + 8 + n);
+    j = parse_json_checked(std::string_view(reinterpret_cast<const char*>(data) + 8, size_t(n)), f);
   } catch (const json::exception& e) {
     fail("%s: safetensors header is not valid JSON: %s", f, e.what());
   }
@@ -156,7 +157,7 @@ const uint8_t* File::data(const std::string& name) const {
 std::map<std::string, std::string> parse_index(const std::string& index_path) {
   json j;
   try {
-    j = json::parse(read_file(index_path));
+    j = parse_json_checked(read_file(index_path), index_path);
   } catch (const json::exception& e) {
     fail("%s: not valid JSON: %s", index_path.c_str(), e.what());
   }

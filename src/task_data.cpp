@@ -12,6 +12,7 @@
 #include "leap/fs_util.h"
 #include "leap/sha256.h"
 #include "leap/unicode.h"
+#include "leap/json_input.h"
 
 namespace leap {
 namespace fs = std::filesystem;
@@ -159,7 +160,7 @@ Lines read_jsonl(const std::string& path) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     json j;
     try {
-      j = json::parse(line);
+      j = parse_json_checked(line, path + ":" + std::to_string(no));
     } catch (const json::exception& e) {
       fail("%s:%zu: not valid JSON: %s", path.c_str(), no, e.what());
     }

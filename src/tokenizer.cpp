@@ -6,6 +6,7 @@
 
 #include "leap/error.h"
 #include "leap/fs_util.h"
+#include "leap/json_input.h"
 
 namespace leap {
 namespace fs = std::filesystem;
@@ -19,7 +20,7 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir) {
   fs::path cfg_path = fs::path(dir) / "tokenizer_config.json";
   if (file_exists(cfg_path.string())) {
     try {
-      cfg = json::parse(read_file(cfg_path.string()));
+      cfg = parse_json_checked(read_file(cfg_path.string()), cfg_path.string());
     } catch (const json::exception& e) {
       fail("%s: not valid JSON: %s", cfg_path.string().c_str(), e.what());
     }

@@ -14,6 +14,7 @@
 #include "leap/regex.h"
 #include "leap/tokenizer.h"
 #include "leap/unicode.h"
+#include "leap/json_input.h"
 
 namespace leap {
 using json = nlohmann::json;
@@ -432,7 +433,7 @@ class BpeTokenizer : public Tokenizer {
 std::unique_ptr<Tokenizer> make_bpe_tokenizer(const std::string& path, const json& cfg) {
   json tj;
   try {
-    tj = json::parse(read_file(path));
+    tj = parse_json_checked(read_file(path), path);
   } catch (const json::exception& e) {
     fail("%s: not valid JSON: %s", path.c_str(), e.what());
   }

@@ -10,6 +10,7 @@
 #include "leap/fs_util.h"
 #include "leap/safetensors.h"
 #include "leap/tensor_io.h"
+#include "leap/json_input.h"
 
 namespace leap {
 namespace fs = std::filesystem;
@@ -37,6 +38,7 @@ void save_train_state(const std::string& ckpt_dir, const std::vector<std::string
   std::error_code ec;
   fs::remove_all(tmp, ec);
   fs::create_directories(tmp);
+  try {
   std::vector<std::pair<std::string, torch::Tensor>> tensors;
   for (size_t i = 0; i < names.size(); ++i) {
     tensors.emplace_back("theta." + names[i], s.theta[i]);
@@ -52,6 +54,14 @@ void save_train_state(const std::string& ckpt_dir, const std::vector<std::string
             {"fingerprint", s.fingerprint}};
   write_file_atomic((tmp / "state.json").string(), j.dump(2) + "\n");  // last: marks completeness
   fsync_dir(tmp.string());
+  } catch (const Error& e) {  // a failed write (disk full, file-size limit) leaves the previous checkpoints alone
+    fs::remove_all(tmp, ec);
+    fail("%s: writing training checkpoint %s failed, the previous checkpoints are untouched: %s", ckpt_dir.c_str(),
+         step.c_str(), e.what());
+  } catch (...) {
+    fs::remove_all(tmp, ec);
+    throw;
+  }
   fs::remove_all(final_dir, ec);
   fs::rename(tmp, final_dir);
   fsync_dir(ckpt_dir);
@@ -69,7 +79,7 @@ bool load_latest_train_state(const std::string& ckpt_dir, const std::vector<std:
   const fs::path& d = all.back();
   json j;
   try {
-    j = json::parse(read_file((d / "state.json").string()));
+    j = parse_json_checked(read_file((d / "state.json").string()), (d / "state.json").string());
   } catch (const json::exception& e) {
     fail("%s: not valid JSON: %s", (d / "state.json").string().c_str(), e.what());
   }

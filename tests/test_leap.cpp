@@ -8,6 +8,7 @@
 #include "leap/layerwise.h"
 #include "leap/leap_trainer.h"
 #include "leap/mask.h"
+#include "leap/mask_kernel.h"
 #include "leap/model.h"
 #include "leap/model_path.h"
 #include "test_util.h"
@@ -65,6 +66,61 @@ TEST(Mask, GumbelSigmoidIsARelaxedBernoulliOfProbabilitySigmoidKappaTheta) {
     }
     if (tau == 0.05) EXPECT_TRUE(torch::all((M.mean(1) - p).abs() < 4 * se + 1e-3).item<bool>()) << M.mean(1) << p;
   }
+}
+
+TEST(Mask, FusedSamplerEqualsTheFormulaWithItsNoiseAndItsGradients) {
+  // the fused CPU kernel against the plain formula in float64 fed the same uniforms (uniform_at)
+  torch::manual_seed(1);
+  const int64_t R = 37, C = 53;  // odd sizes: vector remainders
+  torch::Tensor theta = (torch::randn({R, C}) * 0.02).requires_grad_(true);
+  torch::Tensor w = torch::randn({R, C});
+  torch::Tensor G = torch::randn({R, C});
+  const double kappa = 180.0, tau = 1.7, a = 0.3, b = -0.7;
+  const uint64_t seed = 12345;
+  SampledMask s = sample_mask(theta, w, kappa, tau, seed);
+  torch::Tensor loss = (s.M * G).sum() + a * s.sum + b * s.wnorm;
+  torch::Tensor g_fused = torch::autograd::grad({loss}, {theta})[0];
+
+  std::vector<float> u(size_t(R * C));
+  for (int64_t i = 0; i < R * C; ++i) u[size_t(i)] = kernel::uniform_at(seed, i);
+  torch::Tensor U = torch::from_blob(u.data(), {R, C}, torch::kFloat32).to(torch::kFloat64);
+  torch::Tensor th64 = theta.detach().to(torch::kFloat64).requires_grad_(true);
+  torch::Tensor M64 = torch::sigmoid((kappa * th64 + torch::log(U) - torch::log1p(-U)) / tau);
+  torch::Tensor w64 = w.to(torch::kFloat64);
+  torch::Tensor loss64 = (M64 * G.to(torch::kFloat64)).sum() + a * M64.sum() + b * (M64 * w64).norm();
+  torch::Tensor g64 = torch::autograd::grad({loss64}, {th64})[0];
+  EXPECT_TRUE(test::allclose(s.M, M64, 2e-6));
+  EXPECT_NEAR(s.sum.item<double>(), M64.sum().item<double>(), 1e-3);
+  EXPECT_NEAR(s.wnorm.item<double>(), (M64 * w64).norm().item<double>(), 1e-4);
+  EXPECT_TRUE(test::allclose(g_fused, g64, 1e-3 * g64.abs().max().item<double>()));
+  // the same noise for any thread count, other noise for another seed
+  int threads = at::get_num_threads();
+  at::set_num_threads(1);
+  torch::Tensor M1 = sample_mask(theta, w, kappa, tau, seed).M;
+  at::set_num_threads(threads);
+  EXPECT_TRUE(torch::equal(M1, s.M));
+  EXPECT_FALSE(torch::equal(sample_mask(theta, w, kappa, tau, seed + 1).M, s.M));
+}
+
+TEST(Mask, FusedSamplerIsARelaxedBernoulliOfProbabilitySigmoidKappaTheta) {
+  const int64_t n = 40000;
+  torch::Tensor theta = torch::linspace(-0.1, 0.1, 5).unsqueeze(1).expand({5, n}).contiguous();
+  torch::Tensor w = torch::ones({5, n});
+  torch::Tensor p = torch::sigmoid(theta.select(1, 0).to(torch::kFloat64) * 25.0);
+  torch::Tensor se = torch::sqrt(p * (1 - p) / double(n));
+  for (double tau : {1.0, 0.05}) {
+    torch::Tensor M = sample_mask(theta, w, 25.0, tau, 7).M.to(torch::kFloat64);
+    torch::Tensor hard_rate = (M > 0.5).to(torch::kFloat64).mean(1);
+    EXPECT_TRUE(torch::all((hard_rate - p).abs() < 4 * se).item<bool>()) << "tau " << tau << ": " << hard_rate << p;
+  }
+  // the uniforms: mean 1/2, variance 1/12, no visible correlation between neighbours
+  std::vector<double> u(200000);
+  for (size_t i = 0; i < u.size(); ++i) u[i] = kernel::uniform_at(99, int64_t(i));
+  torch::Tensor U = torch::tensor(u, torch::kFloat64);
+  EXPECT_NEAR(U.mean().item<double>(), 0.5, 4 * std::sqrt(1.0 / 12 / double(u.size())));
+  EXPECT_NEAR(U.var().item<double>(), 1.0 / 12, 2e-3);
+  double corr = ((U.slice(0, 1) - 0.5) * (U.slice(0, 0, -1) - 0.5)).mean().item<double>() * 12.0;
+  EXPECT_LT(std::abs(corr), 4.0 / std::sqrt(double(u.size())));
 }
 
 TEST(Mask, Schedules) {
@@ -212,6 +268,27 @@ TEST(Leap, TrainingLowersLossAndHitsDensity) {
 
 namespace leap {
 namespace {
+
+TEST(Leap, NonFiniteTrainingNamesTheStepAndTheBlock) {
+  std::string dir = resolve_model("stories260k").dir;
+  auto tok = load_tokenizer(dir);
+  auto prior = wanda_prior(*tok, 0.5);
+  CausalLM m = load_model(dir, {});
+  {
+    torch::NoGradGuard ng;  // a NaN weight in block 2 (load_model refuses such files; here it appears later)
+    m->decoder_linears()[2 * 7 + 5].linear->weight.view({-1})[3] = std::numeric_limits<float>::quiet_NaN();
+  }
+  PruneOptions o = tiny_run();
+  o.steps = 2;
+  std::string err;
+  try {
+    train_leap(m, *tok, [&] { return prior; }, o);
+  } catch (const Error& e) {
+    err = e.what();
+  }
+  EXPECT_NE(err.find("LEAP step 1, micro-batch 0: non-finite loss"), std::string::npos) << err;
+  EXPECT_NE(err.find("first non-finite values in the output of block 2 (model.layers.2)"), std::string::npos) << err;
+}
 
 TEST(Recipe, FlagsOverrideRecipeWhichOverridesPresets) {
   nlohmann::json recipe = nlohmann::json::parse(read_file(test::source_dir() + "/configs/recipes/leap.json"));

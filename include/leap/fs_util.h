@@ -1,7 +1,8 @@
 // fs_util.h — file helpers: whole-file reads with clear errors, read-only memory maps, and
 // atomic writes (temporary file in the same folder, fsync, rename, fsync the folder).
 //
-// Not here: locking of output folders and checkpoint rotation (checkpoint.h).
+// Also the exclusive lock a leap process holds on each output it writes (OutputLock).
+// Not here: checkpoint rotation (train_state.h).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -50,6 +51,21 @@ class FileWriter {
 };
 void write_file_atomic(const std::string& path, const std::function<void(FileWriter&)>& fill);
 void write_file_atomic(const std::string& path, const std::string& content);
+
+// An exclusive advisory lock (flock) on "<path>.lock", held while the object lives, so a second
+// leap process writing the same output (folder or file) gets a clear error instead of interleaved
+// files. The kernel drops the lock when the process dies, even by SIGKILL: a left-over lock file
+// is harmless. Throws leap::Error naming the output and the pid holding it.
+class OutputLock {
+ public:
+  explicit OutputLock(const std::string& path);
+  ~OutputLock();
+  OutputLock(const OutputLock&) = delete;
+  OutputLock& operator=(const OutputLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
 
 // fsync a directory (after renames inside it).
 void fsync_dir(const std::string& dir);

@@ -25,6 +25,15 @@ torch::Tensor masked_weight_norm(const torch::Tensor& m, const torch::Tensor& w)
 // computed in float32, returned in θ's dtype.
 torch::Tensor gumbel_sigmoid(const torch::Tensor& theta, double kappa, double tau, at::Generator gen);
 
+// One linear's mask for one micro-batch with its two regulariser statistics, all differentiable
+// w.r.t. θ: M (θ's shape and dtype), ΣM and ‖M ⊙ W‖_F (float32 scalars). On the CPU with float32
+// θ and W this is one fused pass (mask_kernel.h) with counter-based noise from `seed`; otherwise
+// gumbel_sigmoid + masked_weight_norm with a generator seeded from `seed`.
+struct SampledMask {
+  torch::Tensor M, sum, wnorm;
+};
+SampledMask sample_mask(const torch::Tensor& theta, const torch::Tensor& w, double kappa, double tau, uint64_t seed);
+
 // τ_t and κ_t, linear in t/T (clipped to 1).
 struct MaskSchedule {
   double tau0 = 4.0, tau1 = 0.05, kappa0 = 25.0, kappa1 = 350.0;

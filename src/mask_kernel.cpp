@@ -1,0 +1,65 @@
+// mask_kernel.cpp — see mask_kernel.h. Built with -O3 -ffast-math (CMakeLists.txt): inputs are
+// finite and the exponent is clamped, so the fast-math assumptions hold.
+#include "leap/mask_kernel.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace leap::kernel {
+
+namespace {
+inline uint32_t fmix32(uint32_t h) {  // MurmurHash3 finaliser
+  h ^= h >> 16;
+  h *= 0x85ebca6bU;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35U;
+  h ^= h >> 16;
+  return h;
+}
+inline float uniform(uint32_t i, uint32_t s0, uint32_t s1) {
+  uint32_t h = fmix32(fmix32(i ^ s0) + s1);
+  float u = (float(h >> 8) + 0.5f) * (1.0f / 16777216.0f);
+  return std::fmin(std::fmax(u, 1e-6f), 1.0f - 1e-6f);
+}
+inline uint32_t seed_lo(uint64_t s) { return uint32_t(s); }
+inline uint32_t seed_hi(uint64_t s) { return uint32_t(s >> 32) ^ 0x9e3779b9U; }
+}  // namespace
+
+float uniform_at(uint64_t seed, int64_t i) { return uniform(uint32_t(i), seed_lo(seed), seed_hi(seed)); }
+
+__attribute__((target_clones("avx2", "default")))
+MaskSums sample_mask(const float* theta, const float* w, float* m, int64_t begin, int64_t end, float kappa, float tau,
+                     uint64_t seed) {
+  const uint32_t s0 = seed_lo(seed), s1 = seed_hi(seed);
+  const float a = kappa / tau, b = 1.0f / tau;
+  MaskSums out;
+  constexpr int64_t kBlock = 4096;  // float partial sums over short blocks, accumulated in double
+  for (int64_t lo = begin; lo < end; lo += kBlock) {
+    const int64_t hi = std::min(end, lo + kBlock);
+    float sm = 0.f, sw = 0.f;
+    for (int64_t i = lo; i < hi; ++i) {
+      const float u = uniform(uint32_t(i), s0, s1);
+      const float z = std::fmin(std::fmax(a * theta[i] + b * std::log(u / (1.0f - u)), -80.f), 80.f);
+      const float M = 1.0f / (1.0f + std::exp(-z));  // σ(z)
+      m[i] = M;
+      sm += M;
+      const float mw = M * w[i];
+      sw += mw * mw;
+    }
+    out.m += sm;
+    out.mw2 += sw;
+  }
+  return out;
+}
+
+__attribute__((target_clones("avx2", "default")))
+void mask_backward(const float* gm, const float* m, const float* w, float* gtheta, int64_t begin, int64_t end,
+                   float g_sum, float g_w2, float scale) {
+  for (int64_t i = begin; i < end; ++i) {
+    const float M = m[i], wi = w[i];
+    const float g = (gm ? gm[i] : 0.f) + g_sum + g_w2 * M * wi * wi;
+    gtheta[i] = g * scale * M * (1.0f - M);
+  }
+}
+
+}  // namespace leap::kernel
