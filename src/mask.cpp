@@ -4,7 +4,6 @@
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
-#include <mutex>
 
 #include "leap/mask_kernel.h"
 
@@ -69,14 +68,17 @@ class SampledMaskFn : public torch::autograd::Function<SampledMaskFn> {
     const float* tp = th.data_ptr<float>();
     const float* wp = wc.data_ptr<float>();
     float* mp = M.data_ptr<float>();
-    double sm = 0, sw = 0;
-    std::mutex mu;
-    at::parallel_for(0, th.numel(), 1 << 15, [&](int64_t b, int64_t e) {
-      kernel::MaskSums s = kernel::sample_mask(tp, wp, mp, b, e, float(kappa), float(tau), uint64_t(seed));
-      std::lock_guard<std::mutex> lk(mu);
-      sm += s.m;
-      sw += s.mw2;
+    // per-block sums added in block order: the same bits for any thread count or schedule
+    constexpr int64_t kBlock = 1 << 14;
+    const int64_t n = th.numel(), nblocks = (n + kBlock - 1) / kBlock;
+    std::vector<kernel::MaskSums> sums(static_cast<size_t>(nblocks));
+    at::parallel_for(0, nblocks, 4, [&](int64_t b0, int64_t b1) {
+      for (int64_t bl = b0; bl < b1; ++bl)
+        sums[size_t(bl)] = kernel::sample_mask(tp, wp, mp, bl * kBlock, std::min(n, (bl + 1) * kBlock), float(kappa),
+                                               float(tau), uint64_t(seed));
     });
+    double sm = 0, sw = 0;
+    for (const auto& x : sums) sm += x.m, sw += x.mw2;
     Tensor stats = torch::tensor({sm, std::sqrt(sw)}, torch::kFloat32);
     ctx->save_for_backward({M, wc, stats});
     ctx->saved_data["scale"] = kappa / tau;

@@ -96,9 +96,11 @@ TEST(Mask, FusedSamplerEqualsTheFormulaWithItsNoiseAndItsGradients) {
   // the same noise for any thread count, other noise for another seed
   int threads = at::get_num_threads();
   at::set_num_threads(1);
-  torch::Tensor M1 = sample_mask(theta, w, kappa, tau, seed).M;
+  SampledMask s1 = sample_mask(theta, w, kappa, tau, seed);
   at::set_num_threads(threads);
-  EXPECT_TRUE(torch::equal(M1, s.M));
+  EXPECT_TRUE(torch::equal(s1.M, s.M));
+  EXPECT_EQ(s1.sum.item<float>(), s.sum.item<float>());  // block-ordered sums: bit-identical
+  EXPECT_EQ(s1.wnorm.item<float>(), s.wnorm.item<float>());
   EXPECT_FALSE(torch::equal(sample_mask(theta, w, kappa, tau, seed + 1).M, s.M));
 }
 
