@@ -32,7 +32,7 @@ fi
 
 echo "[bench] leap_bench (gemm, linear, step, eval)" >&2
 "$build/leap_bench" --threads "$threads" --model "$model" --train_data "$train" --text "$root/data/tinystories/eval.txt" \
-  --seqlen "$seqlen" --tokens 512 --steps 4 --reps 5 --output_path "$work/leap_bench.json" > "$work/leap_bench.md"
+  --seqlen "$seqlen" --tokens 512 --steps 4 --rounds 3 --reps 5 --output_path "$work/leap_bench.json" > "$work/leap_bench.md"
 
 echo "[bench] leap prune wanda / sparsegpt" >&2
 leap_prune_s() {  # seconds of the pruning phase, as leap logs it
@@ -43,8 +43,9 @@ leap_prune_s() {  # seconds of the pruning phase, as leap logs it
 leap_wanda=$(leap_prune_s wanda); leap_sgpt=$(leap_prune_s sparsegpt)
 
 echo "[bench] Python peers" >&2
-PYTHONPATH="$peers" "$py" "$root/scripts/bench_peers.py" "$model" --seqlen "$seqlen" --steps 4 --nsamples "$nsamples" \
-  --calib_seqlen "$seqlen" --threads "$threads" > "$work/peers.json" 2> "$work/peers.log" || true
+rm -f "$work/peers.json"
+PYTHONPATH="$peers" "$py" "$root/scripts/bench_peers.py" "$model" --output "$work/peers.json" --seqlen "$seqlen" --steps 8 \
+  --nsamples "$nsamples" --calib_seqlen "$seqlen" --threads "$threads" > "$work/peers.log" 2>&1 || true
 
 echo "[bench] memory" >&2
 "$root/scripts/bench_memory.sh" "$build/leap" "$work" > "$work/memory.md"
@@ -96,7 +97,7 @@ def row(name, mine, peer, peer_name):
         w(f"| {name} | {mine:.2f} s | {peer_name}: not available ({p.get('llmcompressor_error', p.get('error', '?'))}) | - |")
     else:
         w(f"| {name} | {mine:.2f} s | {peer:.2f} s ({peer_name}) | **{peer/mine:.2f}x** |")
-row(f"LEAP training step (1 x 512 tokens)", step["leap_s"], p.get("leap_step_s"), "PyTorch eager on HF transformers")
+row(f"LEAP training step (1 x 512 tokens; median of 8 / of 12)", step["leap_s"], p.get("leap_step_s"), "PyTorch eager on HF transformers")
 row(f"Wanda, 50%, {32} x 512 calibration tokens", float(lw), p.get("llmc_wanda_s"), f"llm-compressor {p.get('llmcompressor', '')}")
 row(f"SparseGPT, 50%, {32} x 512 calibration tokens", float(ls_), p.get("llmc_sparsegpt_s"), f"llm-compressor {p.get('llmcompressor', '')}")
 w("")

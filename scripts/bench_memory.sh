@@ -28,5 +28,6 @@ for cfg in "float32 1" "float32 2" "float32 2 --shard_optimizer" "bfloat16 1" "b
   d=$(run "$@")
   x=$(MALLOC_MMAP_THRESHOLD_=1048576 run "$@")
   ratio=$(awk -v x="${x%%,*}" -v e="$est_mib" 'BEGIN{printf "%.2f", x/e}')
-  echo "| $md | $n | ${1:+sharded}${1:-replicated} | $est_mib | $d | $x | $ratio |"
+  opt=replicated; [[ $# -gt 0 ]] && opt=sharded
+  echo "| $md | $n | $opt | $est_mib | $d | $x | $ratio |"
 done

@@ -9,8 +9,8 @@
               llmcompressor importable (bench.sh installs it beside the venv with --no-deps: its
               pins lag the torch/transformers that leap tests against, its code runs on them).
 
-Prints one JSON object on stdout.
-Usage: bench_peers.py MODEL_DIR --seqlen 512 --steps 4 --nsamples 32 --calib_seqlen 512 --threads 2
+Writes one JSON object to --output.
+Usage: bench_peers.py MODEL_DIR --output peers.json --seqlen 512 --steps 4 --nsamples 32 --calib_seqlen 512 --threads 2
 """
 import argparse, json, math, statistics, sys, time
 
@@ -26,6 +26,7 @@ ap.add_argument("--nsamples", type=int, default=32)
 ap.add_argument("--calib_seqlen", type=int, default=512)
 ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--only", default="leap_step,llmc")
+ap.add_argument("--output", required=True, help="JSON file to write (stdout carries the peers' own logging)")
 a = ap.parse_args()
 torch.set_num_threads(a.threads)
 from transformers import AutoModelForCausalLM  # noqa: E402
@@ -113,5 +114,5 @@ if "llmc" in a.only:
             z = sum((p == 0).sum().item() for n, p in mm.named_parameters() if ".layers." in n and "proj" in n)
             n = sum(p.numel() for n, p in mm.named_parameters() if ".layers." in n and "proj" in n)
             out[f"llmc_{name}_sparsity"] = z / n
-json.dump(out, sys.stdout)
-print()
+with open(a.output, "w") as f:
+    json.dump(out, f)

@@ -1,8 +1,23 @@
 #!/usr/bin/env bash
 # test.sh — the one command that installs what is missing, builds, and runs every test.
-# Usage: scripts/test.sh [ctest args, e.g. -L unit]
+# Usage: scripts/test.sh [--hardening] [ctest args, e.g. -L unit]
+#   --hardening  also (what CI runs): the unit tests again under AddressSanitizer + UBSan (the
+#                "asan" CMake preset, build-asan/), and every libFuzzer target for
+#                LEAP_FUZZ_SECONDS (default 20) seconds (scripts/fuzz.sh)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+hardening=0
+if [[ "${1:-}" == "--hardening" ]]; then hardening=1; shift; fi
 build="$("$root/scripts/build.sh" | tail -n 1)"
-cd "$build"
-ctest --output-on-failure -j "${LEAP_TEST_JOBS:-2}" "$@"
+(cd "$build" && ctest --output-on-failure -j "${LEAP_TEST_JOBS:-2}" "$@")
+if ((hardening)); then
+  echo "[test] unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan)" >&2
+  venv="$("$root/scripts/setup.sh" --quiet | tail -n 1)"
+  export LEAP_TORCH_PREFIX="$("$venv/bin/python" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')"
+  export LEAP_PYTHON="$venv/bin/python"
+  [[ -f "$root/build-asan/CMakeCache.txt" ]] || cmake --preset asan -S "$root" > /dev/null
+  cmake --build "$root/build-asan" -j "${LEAP_JOBS:-$(nproc)}" >&2
+  (cd "$root" && ctest --preset asan-unit -j "${LEAP_TEST_JOBS:-2}")
+  echo "[test] fuzzing: ${LEAP_FUZZ_SECONDS:-20} s per target" >&2
+  "$root/scripts/fuzz.sh" "${LEAP_FUZZ_SECONDS:-20}"
+fi

@@ -3,6 +3,7 @@
 #include "leap/regex.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "leap/error.h"
 #include "leap/unicode.h"

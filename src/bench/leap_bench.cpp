@@ -152,10 +152,11 @@ std::map<std::string, Tensor> magnitude_keep(CausalLM& m, double sparsity) {  //
   return keep;
 }
 
+// One LEAP step (the trainer itself) against one dense fine-tuning step, alternating blocks of
+// `steps` steps for `rounds` rounds so both see the same machine conditions; medians of all steps.
 void step_ratio(const std::string& dir, const std::string& train_data, int64_t seqlen, int64_t micro_batch, int steps,
-                double ceiling, bool grad_checkpoint, json& out) {
+                int rounds, double ceiling, json& out) {
   auto tok = load_tokenizer(dir);
-  // LEAP: the trainer itself, median of the steps after the first
   CausalLM lm = load_model(dir, {});
   PruneOptions o;
   o.sparsity = 0.5;
@@ -165,16 +166,7 @@ void step_ratio(const std::string& dir, const std::string& train_data, int64_t s
   o.seqlen = seqlen;
   o.log_every = 1 << 30;
   o.train_data = train_data;
-  o.grad_checkpoint = grad_checkpoint;
   auto prior = magnitude_keep(lm, 0.5);
-  log::Level lv = log::level();
-  log::set_level(log::Level::warn);
-  LeapResult r = train_leap(lm, *tok, [&] { return prior; }, o);
-  log::set_level(lv);
-  std::vector<double> st(r.step_seconds.begin() + 1, r.step_seconds.end());
-  std::sort(st.begin(), st.end());
-  const double t_leap = st[st.size() / 2];
-
   // dense full-parameter fine-tuning: every weight trainable, torch's AdamW, same token count
   CausalLM dm = load_model(dir, {});
   std::vector<Tensor> params;
@@ -195,18 +187,33 @@ void step_ratio(const std::string& dir, const std::string& train_data, int64_t s
     torch::nn::utils::clip_grad_norm_(params, 1.0);
     adam.step();
   };
-  const double t_dense = median_seconds(steps, dense_step);
+  std::vector<double> tl, td;
+  log::Level lv = log::level();
+  for (int r = 0; r < rounds; ++r) {
+    log::set_level(log::Level::warn);
+    LeapResult res = train_leap(lm, *tok, [&] { return prior; }, o);  // first step: warm-up, not counted
+    log::set_level(lv);
+    tl.insert(tl.end(), res.step_seconds.begin() + 1, res.step_seconds.end());
+    dense_step();  // warm-up
+    for (int i = 0; i < steps; ++i) {
+      Stopwatch sw;
+      dense_step();
+      td.push_back(sw.seconds());
+    }
+  }
+  std::sort(tl.begin(), tl.end());
+  std::sort(td.begin(), td.end());
+  const double t_leap = tl[tl.size() / 2], t_dense = td[td.size() / 2];
   const ModelConfig& c = lm->config();
   const double tokens = double(micro_batch * seqlen);
   const double f_leap = train_flops_per_token(c, seqlen, false) * tokens;
   const double f_dense = train_flops_per_token(c, seqlen, true) * tokens;
-  std::printf("| hidden %lld, %lld layers, %.1f M masked, %lld x %lld tokens%s | %.3f s | %.3f s | **%.2f** | %.1f GFLOP/s | **%.0f%%** | %.0f%% |\n",
+  std::printf("| hidden %lld, %lld layers, %.1f M masked, %lld x %lld tokens | %.3f s | %.3f s | **%.2f** | %.1f GFLOP/s | **%.0f%%** | %.0f%% |\n",
               (long long)c.hidden_size, (long long)c.num_layers, double(masked_param_count(c)) / 1e6,
-              (long long)micro_batch, (long long)seqlen, grad_checkpoint ? ", --grad_checkpoint" : "", t_dense, t_leap,
-              t_leap / t_dense, f_leap / t_leap / 1e9, 100.0 * f_leap / t_leap / ceiling,
-              100.0 * f_dense / t_dense / ceiling);
+              (long long)micro_batch, (long long)seqlen, t_dense, t_leap, t_leap / t_dense, f_leap / t_leap / 1e9,
+              100.0 * f_leap / t_leap / ceiling, 100.0 * f_dense / t_dense / ceiling);
   out["step"].push_back({{"model", dir}, {"hidden", c.hidden_size}, {"seqlen", seqlen}, {"micro_batch", micro_batch},
-                         {"grad_checkpoint", grad_checkpoint}, {"dense_s", t_dense}, {"leap_s", t_leap},
+                         {"rounds", rounds}, {"steps_per_round", steps}, {"dense_s", t_dense}, {"leap_s", t_leap},
                          {"ratio", t_leap / t_dense}, {"leap_gflops", f_leap / t_leap / 1e9},
                          {"leap_fraction_of_ceiling", f_leap / t_leap / ceiling},
                          {"dense_fraction_of_ceiling", f_dense / t_dense / ceiling}});
@@ -244,7 +251,7 @@ int main(int argc, char** argv) {
   CLI::App app{"leap_bench: performance tables (scripts/bench.sh writes docs/PERFORMANCE.md from them)"};
   std::string only = "gemm,linear,step,eval", model, train_data, text, output_path;
   int64_t tokens = 512, gemm_n = 2048, seqlen = 512, micro_batch = 1, eval_seqlen = 512, eval_batch = 4, eval_windows = 8;
-  int reps = 5, steps = 4, threads = 0;
+  int reps = 5, steps = 4, rounds = 3, threads = 0;
   std::vector<std::string> shapes{"2048x2048", "8192x2048", "2048x8192"};
   app.add_option("--only", only, "comma list of sections: gemm, linear, step, eval");
   app.add_option("--model", model, "HF folder for step/eval (e.g. scripts/make_bench_model.py output)");
@@ -255,7 +262,8 @@ int main(int argc, char** argv) {
   app.add_option("--tokens", tokens, "tokens per linear call");
   app.add_option("--seqlen", seqlen, "training sequence length");
   app.add_option("--micro_batch", micro_batch, "sequences per training step");
-  app.add_option("--steps", steps, "timed training steps");
+  app.add_option("--steps", steps, "timed training steps per round");
+  app.add_option("--rounds", rounds, "alternating LEAP / dense rounds");
   app.add_option("--eval_seqlen", eval_seqlen, "evaluation window");
   app.add_option("--eval_batch", eval_batch, "evaluation batch");
   app.add_option("--eval_windows", eval_windows, "evaluation windows timed");
@@ -285,7 +293,7 @@ int main(int argc, char** argv) {
     if (has("step")) {
       LEAP_CHECK(!model.empty() && !train_data.empty(), "step: --model and --train_data are needed");
       std::printf("\n| model, tokens per step | dense fine-tuning step | LEAP step | LEAP / dense | LEAP FLOP/s | LEAP vs ceiling | dense vs ceiling |\n|---|---:|---:|---:|---:|---:|---:|\n");
-      step_ratio(model, train_data, seqlen, micro_batch, steps, ceiling, false, out);
+      step_ratio(model, train_data, seqlen, micro_batch, steps, rounds, ceiling, out);
     }
     if (has("eval")) {
       LEAP_CHECK(!model.empty() && !text.empty(), "eval: --model and --text are needed");
