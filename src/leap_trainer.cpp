@@ -27,6 +27,10 @@ namespace leap {
 using torch::Tensor;
 using ojson = nlohmann::ordered_json;
 
+namespace {
+constexpr size_t kMaxTrainingTokens = size_t(1) << 32;  // 32 GiB of int64 ids
+}  // namespace
+
 Tensor pack_training_blocks(const Tokenizer& tok, const std::string& path, int64_t seqlen) {
   LEAP_CHECK(seqlen >= 2, "--seqlen must be at least 2");
   std::vector<std::string> docs = read_documents(path, nullptr);
@@ -34,6 +38,8 @@ Tensor pack_training_blocks(const Tokenizer& tok, const std::string& path, int64
   for (const auto& d : docs) {
     auto ids = tok.encode(d, true);
     all.insert(all.end(), ids.begin(), ids.end());
+    if (all.size() > kMaxTrainingTokens)  // a bound, not an allocation attempt that ends in the OOM killer
+      fail("%s: more than %zu tokens of training text; use a smaller file", path.c_str(), kMaxTrainingTokens);
   }
   int64_t n = int64_t(all.size()) / seqlen;
   if (n == 0) fail("%s: %zu tokens are fewer than one --seqlen %lld block", path.c_str(), all.size(), (long long)seqlen);
