@@ -9,10 +9,12 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 secs="${1:-60}"
 bf="$root/build-fuzz"
-"$root/scripts/setup.sh" --quiet > /dev/null  # Debian packages (clang comes with build-essential's peers below)
-if ! command -v clang++ > /dev/null; then
-  SUDO=""; [[ $(id -u) == 0 ]] || SUDO="sudo"
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq clang > /dev/null
+"$root/scripts/setup.sh" --quiet > /dev/null  # leap's Debian packages; clang and libFuzzer below
+SUDO=""; [[ $(id -u) == 0 ]] || SUDO="sudo"
+command -v clang++ > /dev/null || DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq clang > /dev/null
+clang_major=$(clang++ -dumpversion | cut -d. -f1)
+if ! compgen -G "/usr/lib/llvm-$clang_major/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a" > /dev/null; then
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "libclang-rt-$clang_major-dev" > /dev/null  # libFuzzer
 fi
 CXX=clang++ cmake -S "$root/tests/fuzz" -B "$bf" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
 cmake --build "$bf" > "$bf/build.log" 2>&1 || { tail -30 "$bf/build.log"; exit 1; }
