@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <type_traits>
 #include <string>
 #include <vector>
 
@@ -260,6 +261,11 @@ struct DefaultsVisitor {  // assigns preset values to fields the user did not se
   template <class T>
   void operator()(const char* name, T& field, const char*, bool) {
     if (!j.contains(name) || given.count(name)) return;
+    // an integer field must hold a JSON integer: converting 1e115 to int64 is undefined behaviour
+    // (found by the recipe fuzzer)
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)
+      if (!j[name].is_number_integer())
+        throw std::runtime_error(source + ": \"" + name + "\" has the wrong type: expected an integer");
     try {
       field = j[name].get<T>();
     } catch (const nlohmann::json::exception& e) {
