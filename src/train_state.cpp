@@ -46,7 +46,6 @@ void save_train_state(const std::string& ckpt_dir, const std::vector<std::string
     tensors.emplace_back("exp_avg_sq." + names[i], s.exp_avg_sq[i]);
   }
   tensors.emplace_back("rng.cpu", s.cpu_rng);
-  if (s.device_rng.defined()) tensors.emplace_back("rng.device", s.device_rng);
   tensors.emplace_back("data.order", torch::tensor(s.order, torch::kInt64));
   write_safetensors((tmp / "state.safetensors").string(), tensors);
   write_file_atomic((tmp / "metrics.jsonl").string(), s.metrics);
@@ -105,7 +104,6 @@ bool load_latest_train_state(const std::string& ckpt_dir, const std::vector<std:
     s.exp_avg_sq.push_back(read_tensor(ck, "exp_avg_sq." + n).clone());
   }
   s.cpu_rng = read_tensor(ck, "rng.cpu").clone();
-  if (ck.contains("rng.device")) s.device_rng = read_tensor(ck, "rng.device").clone();
   torch::Tensor order = read_tensor(ck, "data.order").contiguous();
   s.order.assign(order.data_ptr<int64_t>(), order.data_ptr<int64_t>() + order.numel());
   if (file_exists((d / "metrics.jsonl").string())) s.metrics = read_file((d / "metrics.jsonl").string());

@@ -16,7 +16,7 @@ namespace leap {
 struct TrainState {
   int64_t step = 0;  // optimizer steps completed
   std::vector<torch::Tensor> theta, exp_avg, exp_avg_sq;  // per masked linear, CPU
-  torch::Tensor cpu_rng, device_rng;  // generator states (uint8); device_rng undefined on CPU runs
+  torch::Tensor cpu_rng;  // generator state of the initial logits (uint8); mask noise is counter-based
   std::string data_rng;                // std::mt19937_64 state, textual
   std::vector<int64_t> order;
   int64_t cursor = 0;
