@@ -25,7 +25,11 @@ class AdmmPruner : public LayerPruner {
   void add_batch(const torch::Tensor& x) override {
     torch::NoGradGuard ng;
     torch::Tensor X = x.reshape({-1, x.size(-1)}).to(torch::kFloat32);
-    XX_.add_(X.t().matmul(X));  // G += Xᵀ X
+    XX_.addmm_(X.t(), X);  // G += Xᵀ X
+  }
+  bool shares_statistics() const override { return true; }
+  void copy_statistics_from(const LayerPruner& first) override {
+    XX_ = dynamic_cast<const AdmmPruner&>(first).XX_.clone();
   }
 
   // Keep mask for V [in, out] at sparsity s (groups per the pattern / flags).

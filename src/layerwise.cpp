@@ -60,16 +60,37 @@ std::map<std::string, torch::Tensor> prune_layerwise(CausalLM& m, const torch::T
     for (auto& l : linears)
       if (l.layer == li) block.push_back(&l);
     std::vector<std::unique_ptr<LayerPruner>> pruners;
-    for (auto* l : block) {
-      pruners.push_back(make_pruner(o.method, o.pruner, l->linear->weight.size(1), dev));
-      if (calibrated) {
-        LayerPruner* p = pruners.back().get();
-        l->linear->input_observer = [p](const torch::Tensor& x) { p->add_batch(x); };
-      }
+    // source[k]: the earlier linear whose input tensor linear k reads too (q/k/v, gate/up), whose
+    // statistics it copies; −1: its own statistics. Decided on the first batch, checked on the others.
+    std::vector<int64_t> source(block.size(), -1);
+    // input of each linear in the current batch, held so that no later tensor can reuse its address
+    std::vector<torch::Tensor> seen(block.size());
+    int64_t batch_index = 0;
+    for (size_t k = 0; k < block.size(); ++k) {
+      pruners.push_back(make_pruner(o.method, o.pruner, block[k]->linear->weight.size(1), dev));
+      if (!calibrated) continue;
+      block[k]->linear->input_observer = [&, k](const torch::Tensor& x) {
+        seen[k] = x;
+        int64_t same = -1;
+        if (o.share_statistics && pruners[k]->shares_statistics())
+          for (size_t j = 0; j < k && same < 0; ++j)
+            if (source[j] < 0 && seen[j].defined() && seen[j].data_ptr() == x.data_ptr() &&
+                seen[j].sizes() == x.sizes() && seen[j].strides() == x.strides())
+              same = int64_t(j);
+        if (batch_index == 0) source[k] = same;
+        LEAP_CHECK(source[k] == same, "%s: the linears of block %lld changed their input sharing between calibration "
+                   "batches", o.method.c_str(), (long long)li);
+        if (same < 0) pruners[k]->add_batch(x);
+      };
     }
     if (calibrated)  // 1. statistics from the still-dense block
-      for (int64_t b = 0; b < N; b += o.batch) m->run_layer(li, hidden.slice(0, b, std::min(N, b + o.batch)).to(dev), rope);
+      for (int64_t b = 0; b < N; b += o.batch, ++batch_index) {
+        m->run_layer(li, hidden.slice(0, b, std::min(N, b + o.batch)).to(dev), rope);
+        for (auto& t : seen) t = torch::Tensor();
+      }
     for (auto* l : block) l->linear->input_observer = nullptr;
+    for (size_t k = 0; k < block.size(); ++k)
+      if (source[k] >= 0) pruners[k]->copy_statistics_from(*pruners[size_t(source[k])]);
     // 2. prune every linear of the block
     double block_zeros = 0, block_numel = 0;
     for (size_t k = 0; k < block.size(); ++k) {

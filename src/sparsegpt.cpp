@@ -7,28 +7,81 @@
 // W_:,j: −= (w − q)/U_jj · U_j,j: spreads the error, and a lazy batched update carries it to later
 // blocks. Unlike the reference's "score ≤ threshold" (which prunes one extra weight per block),
 // each block prunes an exact count so that the layer ends at exactly floor(numel·s) zeros.
+//
+// On CPU in float32 the column loop runs as plain loops, rows in parallel (every row's OBS update
+// within a block is independent of the other rows), instead of ~8 small tensor ops per column;
+// other devices use the tensor ops. Both choose the same masks (ties go to the lower index).
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <numeric>
+
 #include "leap/error.h"
 #include "leap/pruner.h"
 
 namespace leap {
 namespace {
 
+// Marks in prune[0..n) the `target` smallest scores, ties to the lower index (a stable ascending sort's first `target`).
+void mark_smallest(const float* score, int64_t n, int64_t target, uint8_t* prune) {
+  if (target <= 0) return;
+  std::vector<int32_t> idx(static_cast<size_t>(n));
+  std::iota(idx.begin(), idx.end(), 0);
+  auto less = [score](int32_t a, int32_t b) { return score[a] < score[b] || (score[a] == score[b] && a < b); };
+  if (target < n) std::nth_element(idx.begin(), idx.begin() + target, idx.end(), less);
+  for (int64_t k = 0; k < std::min(target, n); ++k) prune[idx[size_t(k)]] = 1;
+}
+
+// Columns [i1, i1+count) of W [rows, ld] (float32, row-major), in place. U: the rows [i1, i1+count)
+// of the upper Cholesky factor of H⁻¹, [count, ldu] with U(i, j) at u[i·ldu + i1 + j]. For every row:
+// column by column q = pruned ? 0 : w_i, err = (w_i − q)/U_ii, w_j −= err·U_ij for j > i (OBS),
+// w_i = q, Err[r, i] = err. prune [rows, count]: chosen beforehand (unstructured) or here per N:M group.
+void obs_block_rows(float* W, int64_t rows, int64_t ld, int64_t i1, int64_t count, const float* U, int64_t ldu,
+                    uint8_t* prune, float* Err, const SparsityPattern& p) {
+  std::vector<float> d2(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) d2[size_t(i)] = U[i * ldu + i1 + i] * U[i * ldu + i1 + i];
+  at::parallel_for(0, rows, 8, [&](int64_t r0, int64_t r1) {
+    std::vector<float> sc(static_cast<size_t>(std::max<int64_t>(p.m, 1)));
+    for (int64_t r = r0; r < r1; ++r) {
+      float* w = W + r * ld + i1;
+      uint8_t* pr = prune + r * count;
+      float* e = Err + r * count;
+      for (int64_t i = 0; i < count; ++i) {
+        if (!p.unstructured() && i % p.m == 0) {  // N:M: the group's mask from its current weights
+          const int64_t g = std::min(p.m, count - i);
+          for (int64_t j = 0; j < g; ++j) sc[size_t(j)] = w[i + j] * w[i + j] / d2[size_t(i + j)];
+          mark_smallest(sc.data(), g, std::max<int64_t>(0, g - p.n), pr + i);
+        }
+        const float* u = U + i * ldu + i1;
+        const float q = pr[i] ? 0.f : w[i];
+        const float err = (w[i] - q) / u[i];                   // OBS error
+        for (int64_t j = i + 1; j < count; ++j) w[j] -= err * u[j];  // W_:,j −= err·U_i,j
+        w[i] = q;
+        e[i] = err;
+      }
+    }
+  });
+}
+
 class SparseGptPruner : public LayerPruner {
  public:
   SparseGptPruner(const PrunerOptions& o, int64_t in, const torch::Device& dev)
-      : percdamp_(o.sparsegpt_percdamp), blocksize_(o.sparsegpt_blocksize),
+      : percdamp_(o.sparsegpt_percdamp), blocksize_(o.sparsegpt_blocksize), fast_cpu_(!o.sparsegpt_tensor_ops),
         H_(torch::zeros({in, in}, torch::TensorOptions().dtype(torch::kFloat32).device(dev))) {}
 
   void add_batch(const torch::Tensor& x) override {
     torch::NoGradGuard ng;
-    torch::Tensor xs = x.dim() == 2 ? x.unsqueeze(0) : x;
-    for (int64_t b = 0; b < xs.size(0); ++b) {  // H ← H·n/(n+1) + (2/(n+1)) X Xᵀ, one sequence at a time
-      torch::Tensor inp = xs[b].reshape({-1, xs.size(-1)}).t().to(torch::kFloat32);  // [in, S]
-      H_.mul_(double(n_) / double(n_ + 1));
-      n_ += 1;
-      inp = inp * std::sqrt(2.0 / double(n_));
-      H_.add_(inp.matmul(inp.t()));
-    }
+    // H ← H·n/(n+b) + (2/(n+b)) Σ_sequences X Xᵀ: the reference's running mean over sequences, one GEMM per batch
+    const int64_t b = x.dim() == 2 ? 1 : x.size(0);
+    torch::Tensor X = x.reshape({-1, x.size(-1)}).to(torch::kFloat32);  // [b·S, in]
+    H_.addmm_(X.t(), X, double(n_) / double(n_ + b), 2.0 / double(n_ + b));
+    n_ += b;
+  }
+  bool shares_statistics() const override { return true; }
+  void copy_statistics_from(const LayerPruner& first) override {
+    const auto& f = dynamic_cast<const SparseGptPruner&>(first);
+    H_ = f.H_.clone();
+    n_ = f.n_;
   }
 
   torch::Tensor prune(torch::Tensor& Wt, double s, const SparsityPattern& p) override {
@@ -47,6 +100,35 @@ class SparseGptPruner : public LayerPruner {
     torch::Tensor keep = torch::ones({rows, cols}, torch::TensorOptions().dtype(torch::kBool).device(W.device()));
     const int64_t total_prune = int64_t(double(rows * cols) * s);
     int64_t pruned = 0;
+    auto block_target = [&](int64_t i1, int64_t i2) {  // this block's share of the exact layer budget
+      int64_t target = int64_t(double(rows * i2) * s) - pruned;
+      if (i2 == cols) target = total_prune - pruned;
+      return std::max<int64_t>(0, std::min<int64_t>(target, rows * (i2 - i1)));
+    };
+    if (W.is_cpu() && fast_cpu_) {
+      Hinv = Hinv.contiguous();
+      const float* U = Hinv.data_ptr<float>();
+      float* Wp = W.data_ptr<float>();
+      torch::Tensor prune_all = torch::zeros({rows, cols}, torch::TensorOptions().dtype(torch::kUInt8));
+      for (int64_t i1 = 0; i1 < cols; i1 += blocksize_) {
+        const int64_t i2 = std::min(i1 + blocksize_, cols), count = i2 - i1;
+        torch::Tensor prune1 = torch::zeros({rows, count}, prune_all.options());
+        torch::Tensor Err1 = torch::empty({rows, count}, W.options());
+        if (p.unstructured()) {
+          const int64_t target = block_target(i1, i2);
+          torch::Tensor score = (W.slice(1, i1, i2).pow(2) / Hinv.diag().slice(0, i1, i2).pow(2).reshape({1, -1})).contiguous();
+          mark_smallest(score.data_ptr<float>(), rows * count, target, prune1.data_ptr<uint8_t>());
+          pruned += target;
+        }
+        obs_block_rows(Wp, rows, cols, i1, count, U + i1 * cols, cols, prune1.data_ptr<uint8_t>(), Err1.data_ptr<float>(), p);
+        if (i2 < cols) W.slice(1, i2).addmm_(Err1, Hinv.slice(0, i1, i2).slice(1, i2), 1.0, -1.0);  // lazy batch update
+        prune_all.slice(1, i1, i2).copy_(prune1);
+      }
+      keep = prune_all == 0;
+      W.mul_(keep.to(W.scalar_type()));  // exact zeros
+      Wt.copy_(W.to(Wt.scalar_type()));
+      return keep;
+    }
     for (int64_t i1 = 0; i1 < cols; i1 += blocksize_) {
       const int64_t i2 = std::min(i1 + blocksize_, cols), count = i2 - i1;
       torch::Tensor W1 = W.slice(1, i1, i2).clone();
@@ -55,10 +137,7 @@ class SparseGptPruner : public LayerPruner {
       torch::Tensor d2 = Hinv1.diag().pow(2).reshape({1, -1});
       torch::Tensor prune1 = torch::zeros({rows, count}, keep.options());
       if (p.unstructured()) {
-        // this block's share of the exact layer budget
-        int64_t target = int64_t(double(rows * i2) * s) - pruned;
-        if (i2 == cols) target = total_prune - pruned;
-        target = std::max<int64_t>(0, std::min<int64_t>(target, rows * count));
+        const int64_t target = block_target(i1, i2);
         torch::Tensor score = (W1.pow(2) / d2).flatten();  // w² / [U⁻¹]_jj² over the rows × block group
         if (target > 0) {
           torch::Tensor idx = std::get<1>(score.sort(true, 0, false)).slice(0, 0, target);
@@ -93,6 +172,7 @@ class SparseGptPruner : public LayerPruner {
  private:
   double percdamp_;
   int64_t blocksize_;
+  bool fast_cpu_;
   torch::Tensor H_;  // [in, in]
   int64_t n_ = 0;
 };

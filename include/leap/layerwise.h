@@ -24,6 +24,7 @@ struct LayerwiseOptions {
   PrunerOptions pruner;
   int64_t batch = 8;  // calibration sequences per forward pass
   bool offload_activations = false;
+  bool share_statistics = true;  // one statistics pass for linears reading the same input (q/k/v, gate/up)
 };
 
 struct LinearSparsity {

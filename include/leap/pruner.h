@@ -18,6 +18,7 @@ struct PrunerOptions {
   bool shift_zero_metrics = true;  // Wanda: add the smallest positive column statistic to all
   double sparsegpt_percdamp = 0.01;
   int64_t sparsegpt_blocksize = 128;
+  bool sparsegpt_tensor_ops = false;  // the tensor-op column loop also on CPU (tests compare it with the CPU loops)
   double admm_percdamp = 0.1;
   double admm_rho = 1.0;
   int64_t admm_iters = 20;
@@ -33,6 +34,11 @@ class LayerPruner {
   virtual void add_batch(const torch::Tensor& x) = 0;
   // W: [out, in] weight, modified in place (pruned entries exactly 0, kept ones possibly updated).
   virtual torch::Tensor prune(torch::Tensor& W, double sparsity, const SparsityPattern& p) = 0;
+  // Linears that read the same input tensor (q/k/v, gate/up) need one statistics pass when the
+  // method shares: the driver feeds only the first of them and then calls copy_statistics_from
+  // (same method, same input) on the others before any prune().
+  virtual bool shares_statistics() const { return false; }
+  virtual void copy_statistics_from(const LayerPruner& /*first*/) {}
 };
 
 // method: magnitude | wanda | sparsegpt | admm
