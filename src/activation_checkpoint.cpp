@@ -14,38 +14,38 @@ struct BlockCall {
   CausalLMImpl* model;
   int64_t layer;
   const std::pair<RopeTables, RopeTables>* rope;
-  std::vector<Linear> linears;  // the block's masked linears, in mask order
+  std::vector<Linear> linears;    // the block's masked linears, in mask order
+  std::vector<LinearMask> masks;  // their masks (θ leaves inside)
 };
 
-Tensor run_block(BlockCall& c, const Tensor& h, const std::vector<Tensor>& masks) {
+Tensor run_block(BlockCall& c, const Tensor& h, const std::vector<LinearMask>& masks) {
   for (size_t i = 0; i < c.linears.size(); ++i) c.linears[i]->mask = masks[i];
   Tensor out = c.model->run_layer(c.layer, h, *c.rope);
-  for (auto& l : c.linears) l->mask = Tensor();
+  for (auto& l : c.linears) l->mask = LinearMask();
   return out;
 }
 
 class BlockCheckpointFn : public torch::autograd::Function<BlockCheckpointFn> {
  public:
-  // masks arrive as a TensorList so that autograd counts each one as a differentiable input
-  static Tensor forward(AutogradContext* ctx, const Tensor& h, at::TensorList masks, int64_t call_ptr) {
+  // the θ leaves arrive as a TensorList so that autograd counts each one as a differentiable input
+  static Tensor forward(AutogradContext* ctx, const Tensor& h, at::TensorList thetas, int64_t call_ptr) {
     auto* call = reinterpret_cast<BlockCall*>(call_ptr);
-    variable_list saved = {h};
-    saved.insert(saved.end(), masks.begin(), masks.end());
-    ctx->save_for_backward(saved);
+    ctx->save_for_backward({h});
     ctx->saved_data["call"] = call_ptr;
     ctx->saved_data["h_grad"] = h.requires_grad();  // saved variables come back without this flag
-    return run_block(*call, h, masks.vec());  // no graph is recorded here: no activations are kept
+    (void)thetas;
+    return run_block(*call, h, call->masks);  // no graph is recorded here: no activations are kept
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto* call = reinterpret_cast<BlockCall*>(ctx->saved_data["call"].toInt());
     variable_list saved = ctx->get_saved_variables();
     torch::AutoGradMode enable(true);
     Tensor h = saved[0].detach().requires_grad_(ctx->saved_data["h_grad"].toBool());
-    std::vector<Tensor> masks;
-    for (size_t i = 1; i < saved.size(); ++i) masks.push_back(saved[i].detach().requires_grad_(true));
-    Tensor out = run_block(*call, h, masks);  // the re-run, with the forward's masks
-    variable_list inputs = masks;
-    if (h.requires_grad()) inputs.insert(inputs.begin(), h);
+    std::vector<LinearMask> masks = call->masks;  // the forward's masks, with fresh θ leaves to differentiate
+    variable_list inputs;
+    if (h.requires_grad()) inputs.push_back(h);
+    for (auto& m : masks) inputs.push_back(m.theta = m.theta.detach().requires_grad_(true));
+    Tensor out = run_block(*call, h, masks);  // the re-run
     variable_list g = torch::autograd::grad({out}, inputs, {grads[0]});
     variable_list result;
     size_t k = 0;
@@ -58,7 +58,7 @@ class BlockCheckpointFn : public torch::autograd::Function<BlockCheckpointFn> {
 
 }  // namespace
 
-Tensor checkpointed_block(CausalLMImpl& m, int64_t layer, const Tensor& h, const std::vector<Tensor>& masks,
+Tensor checkpointed_block(CausalLMImpl& m, int64_t layer, const Tensor& h, const std::vector<LinearMask>& masks,
                           const std::pair<RopeTables, RopeTables>& rope) {
   // The call record must outlive backward: keep it in a shared_ptr owned by the graph via a
   // captured deleter-free static pool keyed per step. Simplest safe owner: a thread-local list
@@ -71,9 +71,12 @@ Tensor checkpointed_block(CausalLMImpl& m, int64_t layer, const Tensor& h, const
   call->rope = &rope;
   for (const auto& l : m.decoder_linears())
     if (l.layer == layer) call->linears.push_back(l.linear);
+  call->masks = masks;
+  std::vector<Tensor> thetas;
+  for (const auto& mk : masks) thetas.push_back(mk.theta);
   int64_t ptr = reinterpret_cast<int64_t>(call.get());
   pool.push_back(std::move(call));
-  return BlockCheckpointFn::apply(h, at::TensorList(masks), ptr);
+  return BlockCheckpointFn::apply(h, at::TensorList(thetas), ptr);
 }
 
 }  // namespace leap

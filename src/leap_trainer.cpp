@@ -261,14 +261,32 @@ LeapResult train_leap(CausalLM& m, const Tokenizer& tok, const PriorFn& make_pri
       const int64_t a = first_mb + j;  // global micro-batch index
       if (j + 1 == local_acc) opt.arm_reduction();  // its backward completes this rank's gradients
       // fresh Gumbel-sigmoid sample for every micro-batch: M = σ((κθ + log u − log(1−u))/τ)   (§1.3)
-      std::vector<Tensor> masks;
-      Tensor msum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat32).device(dev));
-      Tensor rnum = torch::zeros({}, msum.options());
-      for (size_t i = 0; i < linears.size(); ++i) {
-        SampledMask s = sample_mask(thetas[i], linears[i].linear->weight, kappa, tau, noise_seed(o.seed, t, a, i));
-        masks.push_back(s.M);
-        msum = msum + s.sum;    // Σ M
-        rnum = rnum + s.wnorm;  // ‖M ⊙ W‖_F
+      const size_t n_lin = linears.size();
+      std::vector<LinearMask> masks(n_lin);
+      std::vector<double> wnorms(n_lin);
+      double msum_v = 0;
+      for (size_t i = 0; i < n_lin; ++i) {
+        MaskSample s = sample_mask(thetas[i], linears[i].linear->weight, kappa, tau, noise_seed(o.seed, t, a, i));
+        masks[i].M = s.M;
+        masks[i].theta = thetas[i];
+        masks[i].scale = kappa / tau;
+        msum_v += s.sum;        // Σ M
+        wnorms[i] = s.wnorm;    // ‖M ⊙ W‖_F
+      }
+      // the regulariser (§1.5) is a function of ΣM and the ‖M_l ⊙ W_l‖ alone: its value and its
+      // derivatives w.r.t. them, which the masked linears' backward carries on to θ (mask.h)
+      Tensor msum = torch::tensor(msum_v, torch::kFloat64).requires_grad_(true);
+      Tensor rnum = torch::tensor(wnorms, torch::kFloat64).requires_grad_(true);
+      Tensor d = msum / double(total);        // d(M) = ΣM / ΣN
+      Tensor R = rnum.sum() / wnorm_total;    // R(M) = Σ‖M⊙W‖ / Σ‖W‖
+      // averaged over the global batch's micro-batches (this scale makes the sum over ranks the mean)
+      Tensor reg = (o.sparse_reg * (d - target_density).abs() - o.weight_reg * (1.0 - double(t) / double(T)) * R) /
+                   double(grad_acc);
+      reg.backward();
+      const double g_sum = msum.grad().item<double>();
+      for (size_t i = 0; i < n_lin; ++i) {
+        masks[i].g_sum = g_sum;
+        masks[i].g_w2 = wnorms[i] > 0 ? rnum.grad()[int64_t(i)].item<double>() / wnorms[i] : 0.0;
       }
       Tensor x = batch.slice(0, a * o.micro_batch, (a + 1) * o.micro_batch).to(dev);
       auto rope = m->rope(o.seqlen);
@@ -278,7 +296,7 @@ LeapResult train_leap(CausalLM& m, const Tokenizer& tok, const PriorFn& make_pri
       }
       Tensor h = m->embed(x);
       for (int64_t li = 0; li < m->config().num_layers; ++li) {
-        std::vector<Tensor> block_masks;
+        std::vector<LinearMask> block_masks;
         for (size_t i = 0; i < linears.size(); ++i)
           if (linears[i].layer == li) block_masks.push_back(masks[i]);
         if (o.grad_checkpoint) {
@@ -297,38 +315,33 @@ LeapResult train_leap(CausalLM& m, const Tokenizer& tok, const PriorFn& make_pri
       }
       Tensor ce = torch::nn::functional::cross_entropy(
           logits.reshape({-1, logits.size(-1)}), x.slice(1, 1).reshape({-1}));
-      Tensor d = msum / double(total);               // d(M) = ΣM / ΣN
-      Tensor R = rnum / wnorm_total;                  // R(M) = Σ‖M⊙W‖ / Σ‖W‖
-      // §1.5, averaged over the global batch's micro-batches (this scale makes the sum over ranks the mean)
-      Tensor loss = ce / double(grad_acc) +
-                    (o.sparse_reg * (d - target_density).abs() - o.weight_reg * (1.0 - double(t) / double(T)) * R) /
-                        double(grad_acc);
+      Tensor loss = ce / double(grad_acc);  // its backward: the CE part; the regulariser's comes with it (above)
       double ce_v = ce.item<double>();
-      if (!std::isfinite(ce_v) || !std::isfinite(loss.item<double>())) {
+      if (!std::isfinite(ce_v) || !std::isfinite(reg.item<double>())) {
         // name where it starts: the masks, or the first block whose output is not finite
         std::string where = "in the loss terms";
         torch::NoGradGuard ng;
         for (size_t i = 0; i < masks.size() && where == "in the loss terms"; ++i)
-          if (!torch::isfinite(masks[i]).all().item<bool>()) where = "in the sampled mask of " + names[i];
+          if (!torch::isfinite(masks[i].M).all().item<bool>()) where = "in the sampled mask of " + names[i];
         if (where == "in the loss terms") {
           Tensor hh = m->embed(x);
           if (!torch::isfinite(hh).all().item<bool>()) where = "in the embeddings";
           for (int64_t li = 0; li < m->config().num_layers && where == "in the loss terms"; ++li) {
             size_t k = 0;
             for (size_t i = 0; i < linears.size(); ++i)
-              if (linears[i].layer == li) linears[i].linear->mask = masks[i].detach(), ++k;
+              if (linears[i].layer == li) linears[i].linear->mask = LinearMask{masks[i].M, Tensor()}, ++k;
             hh = m->run_layer(li, hh, rope);
             if (!torch::isfinite(hh).all().item<bool>()) where = strformat("in the output of block %lld (model.layers.%lld)", (long long)li, (long long)li);
           }
           if (where == "in the loss terms" && !torch::isfinite(m->head(hh)).all().item<bool>()) where = "in the logits";
-          for (auto& l : linears) l.linear->mask = Tensor();
+          for (auto& l : linears) l.linear->mask = LinearMask();
         }
         fail("LEAP step %lld, micro-batch %lld%s: non-finite loss (CE %g), first non-finite values %s; stopping (the "
              "last checkpoint, if any, is kept)",
              (long long)(t + 1), (long long)a, W > 1 ? strformat(" on rank %d", rank).c_str() : "", ce_v, where.c_str());
       }
       loss.backward();
-      for (auto& l : linears) l.linear->mask = Tensor();
+      for (auto& l : linears) l.linear->mask = LinearMask();
       ce_sum += ce_v;
       dens_sum += d.item<double>();
       r_sum += R.item<double>();

@@ -14,10 +14,17 @@ using torch::autograd::tensor_list;
 
 namespace {
 
+// y = x (W ⊙ M)ᵀ; backward: dL/dx = dy (W⊙M), dL/dθ via mask_logit_grad from dL/d(W⊙M) = dyᵀ x.
+// Saves x, W and M (alive anyway), no product.
 class MaskedLinearFn : public torch::autograd::Function<MaskedLinearFn> {
  public:
-  static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& w, const Tensor& m) {
+  static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& theta, const Tensor& w, const Tensor& m,
+                        double scale, double g_sum, double g_w2) {
     ctx->save_for_backward({x, w, m});
+    ctx->saved_data["scale"] = scale;
+    ctx->saved_data["g_sum"] = g_sum;
+    ctx->saved_data["g_w2"] = g_w2;
+    ctx->saved_data["theta_dtype"] = int64_t(theta.scalar_type());
     Tensor wm = w * m.to(w.scalar_type());  // W ⊙ M, freed after the product
     return torch::matmul(x, wm.t());
   }
@@ -25,94 +32,50 @@ class MaskedLinearFn : public torch::autograd::Function<MaskedLinearFn> {
     auto saved = ctx->get_saved_variables();
     const Tensor &x = saved[0], &w = saved[1], &m = saved[2];
     const Tensor& gy = grads[0];  // [..., out]
-    Tensor wm = w * m.to(w.scalar_type());
-    Tensor gx = gy.matmul(wm);                                       // dL/dx = dy (W⊙M)
-    Tensor gy2 = gy.reshape({-1, gy.size(-1)});
-    Tensor x2 = x.reshape({-1, x.size(-1)});
-    Tensor gwm = gy2.t().matmul(x2);                                 // dL/d(W⊙M) = dyᵀ x   [out, in]
-    Tensor gm = gwm.mul_(w).to(m.scalar_type());                     // dL/dM = dL/d(W⊙M) ⊙ W (in place)
-    return {gx, Tensor(), gm};
-  }
-};
-
-// r = ‖M ⊙ W‖_F. Saves M and W (both alive anyway for the masked linears), not the product:
-// dr/dM = M ⊙ W² / r.
-class MaskedWeightNormFn : public torch::autograd::Function<MaskedWeightNormFn> {
- public:
-  static Tensor forward(AutogradContext* ctx, const Tensor& m, const Tensor& w) {
-    Tensor r;
-    {
-      torch::NoGradGuard ng;
-      r = (m.to(torch::kFloat32) * w.to(torch::kFloat32)).norm();
+    Tensor gx, gtheta;
+    if (ctx->needs_input_grad(0)) gx = gy.matmul(w * m.to(w.scalar_type()));  // dL/dx = dy (W⊙M)
+    if (ctx->needs_input_grad(1)) {
+      Tensor gwm = gy.reshape({-1, gy.size(-1)}).t().matmul(x.reshape({-1, x.size(-1)}));  // dL/d(W⊙M) = dyᵀ x  [out, in]
+      gtheta = mask_logit_grad(gwm, m, w, ctx->saved_data["scale"].toDouble(), ctx->saved_data["g_sum"].toDouble(),
+                               ctx->saved_data["g_w2"].toDouble());
+      const auto dt = c10::ScalarType(ctx->saved_data["theta_dtype"].toInt());
+      if (gtheta.scalar_type() != dt) gtheta = gtheta.to(dt);
     }
-    ctx->save_for_backward({m, w, r});
-    return r;
-  }
-  static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
-    auto saved = ctx->get_saved_variables();
-    const Tensor &m = saved[0], &w = saved[1], &r = saved[2];
-    Tensor wf = w.to(torch::kFloat32);
-    Tensor gm = (grads[0] * m.to(torch::kFloat32) * wf * wf / r.clamp_min(1e-30)).to(m.scalar_type());
-    return {gm, Tensor()};
+    return {gx, gtheta, Tensor(), Tensor(), Tensor(), Tensor(), Tensor()};
   }
 };
 
-// The fused CPU path of sample_mask: outputs M [out, in] and stats [2] = (ΣM, ‖M⊙W‖); one pass
-// forward, one pass backward, nothing saved but M, W and the stats.
-class SampledMaskFn : public torch::autograd::Function<SampledMaskFn> {
- public:
-  static tensor_list forward(AutogradContext* ctx, const Tensor& theta, const Tensor& w, double kappa, double tau,
-                             int64_t seed) {
-    Tensor th = theta.contiguous(), wc = w.contiguous();
+bool fused_ok(const Tensor& theta_or_m, const Tensor& w) {
+  return theta_or_m.is_cpu() && w.is_cpu() && w.scalar_type() == torch::kFloat32 &&
+         (theta_or_m.scalar_type() == torch::kFloat32 || theta_or_m.scalar_type() == torch::kBFloat16);
+}
+
+}  // namespace
+
+MaskSample sample_mask(const Tensor& theta, const Tensor& w, double kappa, double tau, uint64_t seed) {
+  torch::NoGradGuard ng;
+  if (fused_ok(theta, w)) {
+    Tensor th = theta.detach().contiguous(), wc = w.contiguous();
     Tensor M = torch::empty_like(th);
-    const float* tp = th.data_ptr<float>();
     const float* wp = wc.data_ptr<float>();
-    float* mp = M.data_ptr<float>();
+    const bool bf16 = th.scalar_type() == torch::kBFloat16;
     // per-block sums added in block order: the same bits for any thread count or schedule
     constexpr int64_t kBlock = 1 << 14;
     const int64_t n = th.numel(), nblocks = (n + kBlock - 1) / kBlock;
     std::vector<kernel::MaskSums> sums(static_cast<size_t>(nblocks));
     at::parallel_for(0, nblocks, 4, [&](int64_t b0, int64_t b1) {
-      for (int64_t bl = b0; bl < b1; ++bl)
-        sums[size_t(bl)] = kernel::sample_mask(tp, wp, mp, bl * kBlock, std::min(n, (bl + 1) * kBlock), float(kappa),
-                                               float(tau), uint64_t(seed));
+      for (int64_t bl = b0; bl < b1; ++bl) {
+        const int64_t lo = bl * kBlock, hi = std::min(n, (bl + 1) * kBlock);
+        sums[size_t(bl)] =
+            bf16 ? kernel::sample_mask(reinterpret_cast<const uint16_t*>(th.data_ptr<at::BFloat16>()), wp,
+                                       reinterpret_cast<uint16_t*>(M.data_ptr<at::BFloat16>()), lo, hi, float(kappa),
+                                       float(tau), seed)
+                 : kernel::sample_mask(th.data_ptr<float>(), wp, M.data_ptr<float>(), lo, hi, float(kappa), float(tau), seed);
+      }
     });
     double sm = 0, sw = 0;
     for (const auto& x : sums) sm += x.m, sw += x.mw2;
-    Tensor stats = torch::tensor({sm, std::sqrt(sw)}, torch::kFloat32);
-    ctx->save_for_backward({M, wc, stats});
-    ctx->saved_data["scale"] = kappa / tau;
-    return {M, stats};
-  }
-  static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
-    auto saved = ctx->get_saved_variables();
-    const Tensor &M = saved[0], &w = saved[1], &stats = saved[2];
-    Tensor gM = grads[0].defined() ? grads[0].contiguous() : Tensor();
-    float g_sum = 0, g_w2 = 0;
-    if (grads[1].defined()) {
-      Tensor gs = grads[1].to(torch::kFloat32);
-      const double r = stats[1].item<double>();
-      g_sum = gs[0].item<float>();
-      g_w2 = r > 0 ? float(gs[1].item<double>() / r) : 0.f;  // ∂‖M⊙W‖/∂M = M W² / ‖M⊙W‖
-    }
-    Tensor gt = torch::empty_like(M);
-    const float* gmp = gM.defined() ? gM.data_ptr<float>() : nullptr;
-    const float *mp = M.data_ptr<float>(), *wp = w.data_ptr<float>();
-    float* gp = gt.data_ptr<float>();
-    const float scale = float(ctx->saved_data["scale"].toDouble());
-    at::parallel_for(0, M.numel(), 1 << 15, [&](int64_t b, int64_t e) {
-      kernel::mask_backward(gmp, mp, wp, gp, b, e, g_sum, g_w2, scale);  // dM/dθ = (κ/τ) M (1 − M)
-    });
-    return {gt, Tensor(), Tensor(), Tensor(), Tensor()};
-  }
-};
-
-}  // namespace
-
-SampledMask sample_mask(const Tensor& theta, const Tensor& w, double kappa, double tau, uint64_t seed) {
-  if (theta.is_cpu() && theta.scalar_type() == torch::kFloat32 && w.scalar_type() == torch::kFloat32) {
-    auto out = SampledMaskFn::apply(theta, w, kappa, tau, int64_t(seed));
-    return {out[0], out[1][0], out[1][1]};
+    return {M, sm, std::sqrt(sw)};
   }
   // other devices and dtypes: the composite ops, noise from a generator seeded with `seed`
   at::Generator gen;
@@ -122,14 +85,40 @@ SampledMask sample_mask(const Tensor& theta, const Tensor& w, double kappa, doub
     gen = at::globalContext().defaultGenerator(theta.device());
     gen.set_current_seed(seed);
   }
-  Tensor M = gumbel_sigmoid(theta, kappa, tau, gen);
-  return {M, M.sum(torch::kFloat32), masked_weight_norm(M, w)};
+  Tensor M = gumbel_sigmoid(theta.detach(), kappa, tau, gen);
+  Tensor Mf = M.to(torch::kFloat32);
+  Tensor stats = torch::stack({Mf.sum(), (Mf * w.to(torch::kFloat32)).norm()}).to(torch::kFloat64).cpu();
+  return {M, stats[0].item<double>(), stats[1].item<double>()};
 }
 
-Tensor masked_weight_norm(const Tensor& m, const Tensor& w) { return MaskedWeightNormFn::apply(m, w); }
+Tensor mask_logit_grad(Tensor g, const Tensor& M, const Tensor& w, double scale, double g_sum, double g_w2, bool fused) {
+  torch::NoGradGuard ng;
+  if (fused && fused_ok(M, w) && g.is_cpu() && g.scalar_type() == torch::kFloat32) {
+    g = g.contiguous();
+    Tensor Mc = M.contiguous(), wc = w.contiguous();
+    const bool bf16 = Mc.scalar_type() == torch::kBFloat16;
+    Tensor out = bf16 ? torch::empty_like(Mc) : g;  // float32: in place over g
+    const float *gp = g.data_ptr<float>(), *wp = wc.data_ptr<float>();
+    at::parallel_for(0, g.numel(), 1 << 15, [&](int64_t b, int64_t e) {
+      if (bf16)
+        kernel::mask_logit_grad(gp, reinterpret_cast<const uint16_t*>(Mc.data_ptr<at::BFloat16>()), wp,
+                                reinterpret_cast<uint16_t*>(out.data_ptr<at::BFloat16>()), b, e, float(g_sum),
+                                float(g_w2), float(scale));
+      else
+        kernel::mask_logit_grad(gp, Mc.data_ptr<float>(), wp, out.data_ptr<float>(), b, e, float(g_sum), float(g_w2),
+                                float(scale));
+    });
+    return out;
+  }
+  const auto ct = at::promote_types(M.scalar_type(), torch::kFloat32);  // float32, or float64 for float64 θ
+  Tensor Mf = M.to(ct), wf = w.to(ct);
+  Tensor gm = g.to(ct) * wf + g_sum + g_w2 * Mf * wf * wf;  // dL/dM
+  return (gm * scale * Mf * (1 - Mf)).to(M.scalar_type());              // · dM/dθ
+}
 
-Tensor masked_linear(const Tensor& x, const Tensor& w, const Tensor& m, const Tensor& b) {
-  Tensor y = MaskedLinearFn::apply(x, w, m);
+Tensor masked_linear(const Tensor& x, const Tensor& w, const LinearMask& m, const Tensor& b) {
+  Tensor y = m.theta.defined() ? MaskedLinearFn::apply(x, m.theta, w, m.M, m.scale, m.g_sum, m.g_w2)
+                               : torch::matmul(x, (w * m.M.to(w.scalar_type())).t());  // forward only: no θ
   return b.defined() ? y + b : y;
 }
 

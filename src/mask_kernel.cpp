@@ -1,9 +1,11 @@
 // mask_kernel.cpp — see mask_kernel.h. Built with -O3 -ffast-math (CMakeLists.txt): inputs are
-// finite and the exponent is clamped, so the fast-math assumptions hold.
+// finite and the exponent is clamped, so the fast-math assumptions hold. The loops are templates
+// over the mask-state type, force-inlined into non-template entry points that carry the AVX2 clone.
 #include "leap/mask_kernel.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace leap::kernel {
 
@@ -23,13 +25,26 @@ inline float uniform(uint32_t i, uint32_t s0, uint32_t s1) {
 }
 inline uint32_t seed_lo(uint64_t s) { return uint32_t(s); }
 inline uint32_t seed_hi(uint64_t s) { return uint32_t(s >> 32) ^ 0x9e3779b9U; }
-}  // namespace
 
-float uniform_at(uint64_t seed, int64_t i) { return uniform(uint32_t(i), seed_lo(seed), seed_hi(seed)); }
+// float32 and bfloat16 (the upper half of a float32; stores round to nearest even, as c10::BFloat16
+// does for finite values)
+inline float load(float x) { return x; }
+inline float load(uint16_t h) {
+  const uint32_t u = uint32_t(h) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+inline void store(float* p, float x) { *p = x; }
+inline void store(uint16_t* p, float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  *p = uint16_t((u + 0x7fffU + ((u >> 16) & 1U)) >> 16);
+}
 
-__attribute__((target_clones("avx2", "default")))
-MaskSums sample_mask(const float* theta, const float* w, float* m, int64_t begin, int64_t end, float kappa, float tau,
-                     uint64_t seed) {
+template <typename T>
+__attribute__((always_inline)) inline MaskSums sample_impl(const T* theta, const float* w, T* m, int64_t begin,
+                                                           int64_t end, float kappa, float tau, uint64_t seed) {
   const uint32_t s0 = seed_lo(seed), s1 = seed_hi(seed);
   const float a = kappa / tau, b = 1.0f / tau;
   MaskSums out;
@@ -39,9 +54,9 @@ MaskSums sample_mask(const float* theta, const float* w, float* m, int64_t begin
     float sm = 0.f, sw = 0.f;
     for (int64_t i = lo; i < hi; ++i) {
       const float u = uniform(uint32_t(i), s0, s1);
-      const float z = std::fmin(std::fmax(a * theta[i] + b * std::log(u / (1.0f - u)), -80.f), 80.f);
-      const float M = 1.0f / (1.0f + std::exp(-z));  // σ(z)
-      m[i] = M;
+      const float z = std::fmin(std::fmax(a * load(theta[i]) + b * std::log(u / (1.0f - u)), -80.f), 80.f);
+      store(m + i, 1.0f / (1.0f + std::exp(-z)));  // σ(z)
+      const float M = load(m[i]);                   // the stored value: what the linear will use
       sm += M;
       const float mw = M * w[i];
       sw += mw * mw;
@@ -52,14 +67,42 @@ MaskSums sample_mask(const float* theta, const float* w, float* m, int64_t begin
   return out;
 }
 
-__attribute__((target_clones("avx2", "default")))
-void mask_backward(const float* gm, const float* m, const float* w, float* gtheta, int64_t begin, int64_t end,
-                   float g_sum, float g_w2, float scale) {
+template <typename T>
+__attribute__((always_inline)) inline void grad_impl(const float* g, const T* m, const float* w, T* gtheta,
+                                                     int64_t begin, int64_t end, float g_sum, float g_w2,
+                                                     float scale) {
   for (int64_t i = begin; i < end; ++i) {
-    const float M = m[i], wi = w[i];
-    const float g = (gm ? gm[i] : 0.f) + g_sum + g_w2 * M * wi * wi;
-    gtheta[i] = g * scale * M * (1.0f - M);
+    const float M = load(m[i]), wi = w[i];
+    const float gm = g[i] * wi + g_sum + g_w2 * M * wi * wi;  // dL/dM
+    store(gtheta + i, gm * scale * M * (1.0f - M));           // · dM/dθ
   }
+}
+}  // namespace
+
+float uniform_at(uint64_t seed, int64_t i) { return uniform(uint32_t(i), seed_lo(seed), seed_hi(seed)); }
+
+__attribute__((target_clones("avx2", "default")))
+MaskSums sample_mask(const float* theta, const float* w, float* m, int64_t begin, int64_t end, float kappa, float tau,
+                     uint64_t seed) {
+  return sample_impl(theta, w, m, begin, end, kappa, tau, seed);
+}
+
+__attribute__((target_clones("avx2", "default")))
+MaskSums sample_mask(const uint16_t* theta, const float* w, uint16_t* m, int64_t begin, int64_t end, float kappa,
+                     float tau, uint64_t seed) {
+  return sample_impl(theta, w, m, begin, end, kappa, tau, seed);
+}
+
+__attribute__((target_clones("avx2", "default")))
+void mask_logit_grad(const float* g, const float* m, const float* w, float* gtheta, int64_t begin, int64_t end,
+                     float g_sum, float g_w2, float scale) {
+  grad_impl(g, m, w, gtheta, begin, end, g_sum, g_w2, scale);
+}
+
+__attribute__((target_clones("avx2", "default")))
+void mask_logit_grad(const float* g, const uint16_t* m, const float* w, uint16_t* gtheta, int64_t begin, int64_t end,
+                     float g_sum, float g_w2, float scale) {
+  grad_impl(g, m, w, gtheta, begin, end, g_sum, g_w2, scale);
 }
 
 }  // namespace leap::kernel

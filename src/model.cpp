@@ -24,8 +24,6 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias, const torch::Ten
   if (with_bias) bias = register_parameter("bias", torch::empty({out}, opt), false);
 }
 
-Tensor masked_linear(const Tensor& x, const Tensor& w, const Tensor& m, const Tensor& b);  // mask.cpp
-
 Tensor LinearImpl::forward(const Tensor& x) {
   if (input_observer) input_observer(x);
   if (mask.defined()) return masked_linear(x, weight, mask, bias);

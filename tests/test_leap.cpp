@@ -16,35 +16,62 @@
 namespace leap {
 namespace {
 
+// The masked linear's hand-written θ gradient (CE part and the regulariser's scalars folded in)
+// against autograd on the plain formula, in float64 (composite path), then a finite-difference check.
 TEST(Mask, MaskedLinearForwardAndGradientsMatchPlainAutograd) {
   auto opt = torch::TensorOptions().dtype(torch::kFloat64);
   torch::manual_seed(0);
   torch::Tensor x = torch::randn({2, 5, 6}, opt).requires_grad_(true);
   torch::Tensor w = torch::randn({4, 6}, opt);
   torch::Tensor b = torch::randn({4}, opt).requires_grad_(true);
-  torch::Tensor theta = torch::randn({4, 6}, opt).requires_grad_(true);
-  torch::Tensor m1 = torch::sigmoid(theta * 3.0);
-  torch::Tensor y1 = masked_linear(x, w, m1, b);
+  torch::Tensor theta = (torch::randn({4, 6}, opt) * 0.05).requires_grad_(true);
+  torch::Tensor L = torch::logit(torch::rand({4, 6}, opt) * 0.98 + 0.01);  // logistic noise
+  const double kappa = 25.0, tau = 1.5, a = 0.3, c = -0.7;
+  auto M_of = [&](const torch::Tensor& th) { return torch::sigmoid((kappa * th + L) / tau); };
+  torch::Tensor M = M_of(theta).detach();
+  const double r = (M * w).norm().item<double>();
+  LinearMask lm{M, theta, kappa / tau, a, c / r};
+  torch::Tensor y1 = masked_linear(x, w, lm, b);
   torch::Tensor gy = torch::randn(y1.sizes(), opt);
   auto g1 = torch::autograd::grad({y1}, {x, theta, b}, {gy});
-  torch::Tensor m2 = torch::sigmoid(theta * 3.0);
-  torch::Tensor y2 = torch::matmul(x, (w * m2).t()) + b;  // the plain formula
-  auto g2 = torch::autograd::grad({y2}, {x, theta, b}, {gy});
+  torch::Tensor M2 = M_of(theta);
+  torch::Tensor y2 = torch::matmul(x, (w * M2).t()) + b;  // the plain formula, regulariser terms added
+  torch::Tensor loss2 = (y2 * gy).sum() + a * M2.sum() + c * (M2 * w).norm();
+  auto g2 = torch::autograd::grad({loss2}, {x, theta, b});
   EXPECT_TRUE(test::allclose(y1, y2, 1e-12));
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(test::allclose(g1[i], g2[i], 1e-12)) << "gradient " << i;
-  // and torch's numerical gradcheck on the θ path
-  auto f = [&](const std::vector<torch::Tensor>& in) { return std::vector<torch::Tensor>{masked_linear(x.detach(), w, torch::sigmoid(in[0]), b.detach())}; };
-  torch::Tensor th = torch::randn({4, 6}, opt).requires_grad_(true);
-  auto out = f({th})[0];
-  auto ga = torch::autograd::grad({out.sum()}, {th})[0];
-  torch::Tensor gn = torch::zeros_like(th);
-  for (int64_t i = 0; i < th.numel(); ++i) {
-    torch::Tensor tp = th.detach().clone(), tm = th.detach().clone();
+  // finite differences on θ of Σ gy·y + a ΣM + c ‖M⊙W‖
+  auto f = [&](const torch::Tensor& th) {
+    torch::Tensor Mt = M_of(th);
+    return ((torch::matmul(x.detach(), (w * Mt).t()) + b.detach()) * gy).sum() + a * Mt.sum() + c * (Mt * w).norm();
+  };
+  torch::Tensor gn = torch::zeros_like(theta);
+  for (int64_t i = 0; i < theta.numel(); ++i) {
+    torch::Tensor tp = theta.detach().clone(), tm = theta.detach().clone();
     tp.view({-1})[i] += 1e-6;
     tm.view({-1})[i] -= 1e-6;
-    gn.view({-1})[i] = (f({tp})[0].sum() - f({tm})[0].sum()) / 2e-6;
+    gn.view({-1})[i] = (f(tp) - f(tm)) / 2e-6;
   }
-  EXPECT_TRUE(test::allclose(ga, gn, 1e-6));
+  EXPECT_TRUE(test::allclose(g1[1], gn, 1e-5));
+  // forward only (no θ): the same output, no θ gradient
+  torch::Tensor y3 = masked_linear(x, w, LinearMask{M, torch::Tensor()}, b);
+  EXPECT_TRUE(test::allclose(y3, y2, 1e-12));
+}
+
+// The fused CPU loop (float32 and bfloat16 mask state) against the composite ops.
+TEST(Mask, FusedLogitGradientEqualsCompositeOps) {
+  torch::manual_seed(3);
+  const int64_t R = 61, C = 129;
+  torch::Tensor g = torch::randn({R, C}), w = torch::randn({R, C}), M = torch::rand({R, C});
+  for (auto dt : {torch::kFloat32, torch::kBFloat16}) {
+    torch::Tensor Md = M.to(dt);
+    torch::Tensor ref = mask_logit_grad(g.clone(), Md, w, 40.0, 1e-3, -0.2, /*fused=*/false);
+    torch::Tensor got = mask_logit_grad(g.clone(), Md, w, 40.0, 1e-3, -0.2);
+    EXPECT_EQ(got.scalar_type(), dt);
+    const double tol = dt == torch::kFloat32 ? 1e-5 : 1e-2;
+    EXPECT_TRUE(test::allclose(got.to(torch::kFloat32), ref.to(torch::kFloat32), tol * ref.abs().max().item<double>()))
+        << c10::toString(dt);
+  }
 }
 
 TEST(Mask, GumbelSigmoidIsARelaxedBernoulliOfProbabilitySigmoidKappaTheta) {
@@ -77,9 +104,10 @@ TEST(Mask, FusedSamplerEqualsTheFormulaWithItsNoiseAndItsGradients) {
   torch::Tensor G = torch::randn({R, C});
   const double kappa = 180.0, tau = 1.7, a = 0.3, b = -0.7;
   const uint64_t seed = 12345;
-  SampledMask s = sample_mask(theta, w, kappa, tau, seed);
-  torch::Tensor loss = (s.M * G).sum() + a * s.sum + b * s.wnorm;
-  torch::Tensor g_fused = torch::autograd::grad({loss}, {theta})[0];
+  MaskSample s = sample_mask(theta, w, kappa, tau, seed);
+  EXPECT_FALSE(s.M.requires_grad());
+  // L = Σ G⊙W⊙M + a ΣM + b ‖M⊙W‖: dL/d(W⊙M) = G
+  torch::Tensor g_fused = mask_logit_grad(G.clone(), s.M, w, kappa / tau, a, b / s.wnorm);
 
   std::vector<float> u(size_t(R * C));
   for (int64_t i = 0; i < R * C; ++i) u[size_t(i)] = kernel::uniform_at(seed, i);
@@ -87,21 +115,29 @@ TEST(Mask, FusedSamplerEqualsTheFormulaWithItsNoiseAndItsGradients) {
   torch::Tensor th64 = theta.detach().to(torch::kFloat64).requires_grad_(true);
   torch::Tensor M64 = torch::sigmoid((kappa * th64 + torch::log(U) - torch::log1p(-U)) / tau);
   torch::Tensor w64 = w.to(torch::kFloat64);
-  torch::Tensor loss64 = (M64 * G.to(torch::kFloat64)).sum() + a * M64.sum() + b * (M64 * w64).norm();
+  torch::Tensor loss64 = (M64 * w64 * G.to(torch::kFloat64)).sum() + a * M64.sum() + b * (M64 * w64).norm();
   torch::Tensor g64 = torch::autograd::grad({loss64}, {th64})[0];
   EXPECT_TRUE(test::allclose(s.M, M64, 2e-6));
-  EXPECT_NEAR(s.sum.item<double>(), M64.sum().item<double>(), 1e-3);
-  EXPECT_NEAR(s.wnorm.item<double>(), (M64 * w64).norm().item<double>(), 1e-4);
+  EXPECT_NEAR(s.sum, M64.sum().item<double>(), 1e-3);
+  EXPECT_NEAR(s.wnorm, (M64 * w64).norm().item<double>(), 1e-4);
   EXPECT_TRUE(test::allclose(g_fused, g64, 1e-3 * g64.abs().max().item<double>()));
   // the same noise for any thread count, other noise for another seed
   int threads = at::get_num_threads();
   at::set_num_threads(1);
-  SampledMask s1 = sample_mask(theta, w, kappa, tau, seed);
+  MaskSample s1 = sample_mask(theta, w, kappa, tau, seed);
   at::set_num_threads(threads);
   EXPECT_TRUE(torch::equal(s1.M, s.M));
-  EXPECT_EQ(s1.sum.item<float>(), s.sum.item<float>());  // block-ordered sums: bit-identical
-  EXPECT_EQ(s1.wnorm.item<float>(), s.wnorm.item<float>());
+  EXPECT_EQ(s1.sum, s.sum);  // block-ordered sums: bit-identical
+  EXPECT_EQ(s1.wnorm, s.wnorm);
   EXPECT_FALSE(torch::equal(sample_mask(theta, w, kappa, tau, seed + 1).M, s.M));
+  // bfloat16 mask state: the same formula rounded to bfloat16, statistics of the rounded M
+  MaskSample sb = sample_mask(theta.detach().to(torch::kBFloat16), w, kappa, tau, seed);
+  ASSERT_EQ(sb.M.scalar_type(), torch::kBFloat16);
+  torch::Tensor M64b = torch::sigmoid((kappa * theta.detach().to(torch::kBFloat16).to(torch::kFloat64) + torch::log(U) -
+                                       torch::log1p(-U)) / tau);
+  EXPECT_TRUE(test::allclose(sb.M.to(torch::kFloat64), M64b, 4e-3));
+  EXPECT_NEAR(sb.sum, sb.M.to(torch::kFloat64).sum().item<double>(), 1e-3);
+  EXPECT_NEAR(sb.wnorm, (sb.M.to(torch::kFloat64) * w64).norm().item<double>(), 1e-4);
 }
 
 TEST(Mask, FusedSamplerIsARelaxedBernoulliOfProbabilitySigmoidKappaTheta) {

@@ -1,7 +1,7 @@
 // activation_checkpoint.h — gradient checkpointing per decoder block (LibTorch has no
 // torch.utils.checkpoint). The block runs without saving its activations; backward re-runs it
-// with gradients enabled from the saved block input and the same soft masks (they are inputs of
-// the function, so their gradients reach the mask logits), then backpropagates through it.
+// with gradients enabled from the saved block input and the same soft masks (their θ leaves are
+// inputs of the function, so the masked linears' θ gradients reach them), then backpropagates.
 // Masks are sampled outside the checkpointed region, as in the reference, so the re-run sees
 // exactly the forward's masks and the gradient is unbiased.
 #pragma once
@@ -14,7 +14,7 @@ namespace leap {
 // h: [B, S, H] input of block `layer`; masks: the soft masks of that block's linears, in the
 // order of CausalLMImpl::decoder_linears(). Returns the block output.
 torch::Tensor checkpointed_block(CausalLMImpl& m, int64_t layer, const torch::Tensor& h,
-                                 const std::vector<torch::Tensor>& masks,
+                                 const std::vector<LinearMask>& masks,
                                  const std::pair<RopeTables, RopeTables>& rope);
 
 }  // namespace leap

@@ -20,11 +20,12 @@
 #include <vector>
 
 #include "leap/hf_config.h"
+#include "leap/mask.h"
 
 namespace leap {
 
-// y = x Wᵀ (+ b). W: [out, in]. When `mask` is defined, y = x (W ⊙ M)ᵀ (+ b) through a custom
-// autograd function that keeps no W ⊙ M product for backward (LEAP, mask.h); `input_observer`,
+// y = x Wᵀ (+ b). W: [out, in]. When `mask` is defined, y = x (W ⊙ M)ᵀ (+ b) through
+// masked_linear, whose backward writes the mask logits' gradient (LEAP, mask.h); `input_observer`,
 // when set, sees every input (calibration statistics).
 class LinearImpl : public torch::nn::Module {
  public:
@@ -32,7 +33,7 @@ class LinearImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);  // x: [..., in] → [..., out]
   torch::Tensor weight;                           // [out, in]
   torch::Tensor bias;                             // [out] or undefined
-  torch::Tensor mask;  // [out, in] soft mask M, or undefined
+  LinearMask mask;  // LEAP's sampled mask of this micro-batch, or undefined
   std::function<void(const torch::Tensor&)> input_observer;
 };
 TORCH_MODULE(Linear);

@@ -79,7 +79,8 @@ void linear_ratio(int64_t out_f, int64_t in_f, int64_t tokens, int reps, double 
   Tensor w = torch::randn({out_f, in_f}) * 0.02;
   Tensor gy = torch::randn({tokens, out_f});
   Tensor wd = w.clone().requires_grad_(true);
-  Tensor m = torch::rand({out_f, in_f}).requires_grad_(true);
+  Tensor theta = (torch::randn({out_f, in_f}) * 0.05).requires_grad_(true);
+  LinearMask m{torch::rand({out_f, in_f}), theta, 10.0, 1e-6, 1e-3};  // a sample; the backward writes dL/dθ
   auto dense = [&] {
     x.mutable_grad() = Tensor();
     wd.mutable_grad() = Tensor();
@@ -88,7 +89,7 @@ void linear_ratio(int64_t out_f, int64_t in_f, int64_t tokens, int reps, double 
   };
   auto masked = [&] {
     x.mutable_grad() = Tensor();
-    m.mutable_grad() = Tensor();
+    theta.mutable_grad() = Tensor();
     Tensor y = masked_linear(x, w, m, Tensor());
     y.backward(gy);
   };
@@ -100,32 +101,36 @@ void linear_ratio(int64_t out_f, int64_t in_f, int64_t tokens, int reps, double 
                            {"ratio", tm / td}, {"masked_fraction_of_ceiling", flops / tm / ceiling}});
 }
 
-// Mask sampling + its backward for every decoder linear of a model: the fused CPU kernel against
-// the composite LibTorch ops (gumbel_sigmoid, sum, masked_weight_norm) it replaces.
+// Mask sampling + the mask logits' gradient for every decoder linear of a model: the fused CPU
+// loops against the composite LibTorch ops (gumbel_sigmoid, the statistics, the gradient formula).
 void mask_overhead(const std::string& dir, int reps, json& out) {
   CausalLM m = load_model(dir, {});
-  std::vector<Tensor> thetas, ws, gms;
+  std::vector<Tensor> thetas, ws, gs;
   int64_t n = 0;
   for (const auto& l : m->decoder_linears()) {
-    thetas.push_back((torch::randn(l.linear->weight.sizes()) * 0.05).requires_grad_(true));
+    thetas.push_back(torch::randn(l.linear->weight.sizes()) * 0.05);
     ws.push_back(l.linear->weight);
-    gms.push_back(torch::randn(l.linear->weight.sizes()) * 1e-3);
+    gs.push_back(torch::randn(l.linear->weight.sizes()) * 1e-3);
     n += l.linear->weight.numel();
   }
   auto run = [&](bool fused) {
-    Tensor loss = torch::zeros({});
+    torch::NoGradGuard ng;
+    double acc = 0;
     for (size_t i = 0; i < thetas.size(); ++i) {
-      thetas[i].mutable_grad() = Tensor();
+      Tensor M;
       if (fused) {
-        SampledMask s = sample_mask(thetas[i], ws[i], 100.0, 1.0, i);
-        loss = loss + (s.M * gms[i]).sum() + s.sum * 1e-6 + s.wnorm;
+        MaskSample s = sample_mask(thetas[i], ws[i], 100.0, 1.0, i);
+        M = s.M;
+        acc += s.sum + s.wnorm;
       } else {
         at::Generator g = at::make_generator<at::CPUGeneratorImpl>(i);
-        Tensor M = gumbel_sigmoid(thetas[i], 100.0, 1.0, g);
-        loss = loss + (M * gms[i]).sum() + M.sum() * 1e-6 + masked_weight_norm(M, ws[i]);
+        M = gumbel_sigmoid(thetas[i], 100.0, 1.0, g);
+        acc += M.sum().item<double>() + (M * ws[i]).norm().item<double>();
       }
+      Tensor gt = mask_logit_grad(gs[i].clone(), M, ws[i], 100.0, 1e-6, 1e-3, fused);
+      acc += gt.data_ptr<float>()[0];
     }
-    loss.backward();
+    return acc;
   };
   double tf = median_seconds(reps, [&] { run(true); }), tc = median_seconds(reps, [&] { run(false); });
   std::printf("| %.1f M mask logits | %.1f ms | %.1f ms | %.2fx |\n", double(n) / 1e6, tc * 1e3, tf * 1e3, tc / tf);
