@@ -1,6 +1,10 @@
 // leap_trainer.cpp — see leap_trainer.h. Equations of method.md §1 next to the lines.
 #include "leap/leap_trainer.h"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <cmath>
 #include <numeric>
 #include <random>
@@ -94,6 +98,9 @@ double peak_rss_mib() {
   return kib / 1024.0;
 }
 void reset_peak_rss() {
+#if defined(__GLIBC__)
+  malloc_trim(0);  // hand the prior's freed blocks back to the kernel (glibc keeps them in its arenas)
+#endif
   if (std::FILE* f = std::fopen("/proc/self/clear_refs", "w")) {
     std::fputs("5", f);
     std::fclose(f);
@@ -393,6 +400,7 @@ LeapResult train_leap(CausalLM& m, const Tokenizer& tok, const PriorFn& make_pri
     }
     if (o.save_every > 0 && (t + 1) % o.save_every == 0 && t + 1 < T) snapshot(t + 1);
   }
+  release_mask_buffers();
   // peak resident memory of each rank while training (rank 0 logs them all)
   Tensor peaks = torch::zeros({W}, torch::TensorOptions().dtype(torch::kFloat64));
   peaks[rank] = peak_rss_mib();

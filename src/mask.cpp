@@ -14,6 +14,36 @@ using torch::autograd::tensor_list;
 
 namespace {
 
+// Reusable CPU buffers for the per-linear tensors of every micro-batch (the sampled M, W ⊙ M and
+// dL/d(W⊙M)): the same shapes come back every micro-batch, and reusing them keeps glibc from
+// scattering them over fresh heap (a peak RSS above the live set) or fresh mmaps (page faults). A
+// buffer is free when the pool holds its storage's only reference. Per thread: the CPU backward
+// runs on the thread that called it, the thread of the forward.
+class BufferPool {
+ public:
+  Tensor get(at::IntArrayRef sizes, at::ScalarType dt) {
+    const int64_t n = c10::multiply_integers(sizes);
+    for (auto& t : bufs_)
+      if (t.scalar_type() == dt && t.numel() == n && t.storage().use_count() == 1) return t.view(sizes);
+    bufs_.push_back(torch::empty({n}, torch::TensorOptions().dtype(dt)));
+    return bufs_.back().view(sizes);
+  }
+  void clear() { bufs_.clear(); }
+
+ private:
+  std::vector<Tensor> bufs_;
+};
+thread_local BufferPool pool;
+
+// W ⊙ M into a pooled buffer on the CPU (same dtypes), else a fresh tensor
+Tensor masked_weight(const Tensor& w, const Tensor& m) {
+  if (w.is_cpu() && m.is_cpu() && at::promote_types(w.scalar_type(), m.scalar_type()) == w.scalar_type()) {
+    Tensor out = pool.get(w.sizes(), w.scalar_type());
+    return at::mul_out(out, w, m);
+  }
+  return w * m.to(w.scalar_type());
+}
+
 // y = x (W ⊙ M)ᵀ; backward: dL/dx = dy (W⊙M), dL/dθ via mask_logit_grad from dL/d(W⊙M) = dyᵀ x.
 // Saves x, W and M (alive anyway), no product.
 class MaskedLinearFn : public torch::autograd::Function<MaskedLinearFn> {
@@ -25,7 +55,7 @@ class MaskedLinearFn : public torch::autograd::Function<MaskedLinearFn> {
     ctx->saved_data["g_sum"] = g_sum;
     ctx->saved_data["g_w2"] = g_w2;
     ctx->saved_data["theta_dtype"] = int64_t(theta.scalar_type());
-    Tensor wm = w * m.to(w.scalar_type());  // W ⊙ M, freed after the product
+    Tensor wm = masked_weight(w, m);  // W ⊙ M, released after the product
     return torch::matmul(x, wm.t());
   }
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
@@ -33,9 +63,15 @@ class MaskedLinearFn : public torch::autograd::Function<MaskedLinearFn> {
     const Tensor &x = saved[0], &w = saved[1], &m = saved[2];
     const Tensor& gy = grads[0];  // [..., out]
     Tensor gx, gtheta;
-    if (ctx->needs_input_grad(0)) gx = gy.matmul(w * m.to(w.scalar_type()));  // dL/dx = dy (W⊙M)
+    if (ctx->needs_input_grad(0)) gx = gy.matmul(masked_weight(w, m));  // dL/dx = dy (W⊙M)
     if (ctx->needs_input_grad(1)) {
-      Tensor gwm = gy.reshape({-1, gy.size(-1)}).t().matmul(x.reshape({-1, x.size(-1)}));  // dL/d(W⊙M) = dyᵀ x  [out, in]
+      Tensor gy2 = gy.reshape({-1, gy.size(-1)}), x2 = x.reshape({-1, x.size(-1)});
+      Tensor gwm;  // dL/d(W⊙M) = dyᵀ x  [out, in]
+      if (gy2.is_cpu() && gy2.scalar_type() == x2.scalar_type()) {
+        gwm = pool.get({gy2.size(1), x2.size(1)}, gy2.scalar_type());
+        at::mm_out(gwm, gy2.t(), x2);
+      } else
+        gwm = gy2.t().matmul(x2);
       gtheta = mask_logit_grad(gwm, m, w, ctx->saved_data["scale"].toDouble(), ctx->saved_data["g_sum"].toDouble(),
                                ctx->saved_data["g_w2"].toDouble());
       const auto dt = c10::ScalarType(ctx->saved_data["theta_dtype"].toInt());
@@ -56,7 +92,7 @@ MaskSample sample_mask(const Tensor& theta, const Tensor& w, double kappa, doubl
   torch::NoGradGuard ng;
   if (fused_ok(theta, w)) {
     Tensor th = theta.detach().contiguous(), wc = w.contiguous();
-    Tensor M = torch::empty_like(th);
+    Tensor M = pool.get(th.sizes(), th.scalar_type());
     const float* wp = wc.data_ptr<float>();
     const bool bf16 = th.scalar_type() == torch::kBFloat16;
     // per-block sums added in block order: the same bits for any thread count or schedule
@@ -97,7 +133,7 @@ Tensor mask_logit_grad(Tensor g, const Tensor& M, const Tensor& w, double scale,
     g = g.contiguous();
     Tensor Mc = M.contiguous(), wc = w.contiguous();
     const bool bf16 = Mc.scalar_type() == torch::kBFloat16;
-    Tensor out = bf16 ? torch::empty_like(Mc) : g;  // float32: in place over g
+    Tensor out = bf16 ? pool.get(Mc.sizes(), Mc.scalar_type()) : g;  // float32: in place over g
     const float *gp = g.data_ptr<float>(), *wp = wc.data_ptr<float>();
     at::parallel_for(0, g.numel(), 1 << 15, [&](int64_t b, int64_t e) {
       if (bf16)
@@ -115,6 +151,8 @@ Tensor mask_logit_grad(Tensor g, const Tensor& M, const Tensor& w, double scale,
   Tensor gm = g.to(ct) * wf + g_sum + g_w2 * Mf * wf * wf;  // dL/dM
   return (gm * scale * Mf * (1 - Mf)).to(M.scalar_type());              // · dM/dθ
 }
+
+void release_mask_buffers() { pool.clear(); }
 
 Tensor masked_linear(const Tensor& x, const Tensor& w, const LinearMask& m, const Tensor& b) {
   Tensor y = m.theta.defined() ? MaskedLinearFn::apply(x, m.theta, w, m.M, m.scale, m.g_sum, m.g_w2)

@@ -27,6 +27,17 @@ int64_t largest_linear(const ModelConfig& c) {
   const int64_t H = c.hidden_size, I = c.intermediate_size, q = c.num_heads * c.head_dim;
   return std::max({H * I, H * q});
 }
+// Σ numel over the distinct linear sizes (q/o, k/v, gate/up/down): the CPU buffer pool keeps one
+// W⊙M and one dL/d(W⊙M) buffer per size (mask.cpp)
+int64_t distinct_linear_sizes(const ModelConfig& c) {
+  const int64_t H = c.hidden_size, I = c.intermediate_size, q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim;
+  std::vector<int64_t> sizes = {H * q, H * kv, H * I};
+  std::sort(sizes.begin(), sizes.end());
+  sizes.erase(std::unique(sizes.begin(), sizes.end()), sizes.end());
+  int64_t sum = 0;
+  for (int64_t n : sizes) sum += n;
+  return sum;
+}
 }  // namespace
 
 int64_t masked_param_count(const ModelConfig& c) { return c.num_layers * layer_linear_numel(c); }
@@ -71,8 +82,14 @@ MemoryEstimate estimate_memory(const ModelConfig& c, const MemoryInputs& in, int
   // logits: float32 logits, log-softmax output, and their gradient; the head's own output too when
   // it is not float32
   fixed("logits and cross-entropy", tokens * double(c.vocab_size) * (12.0 + (act_b == 4 ? 0 : act_b)));
-  // one linear at a time: uniform noise and logistic terms while sampling; W⊙M, dL/d(W⊙M), dL/dM in backward
-  fixed("transients of the largest linear", double(largest_linear(c)) * (12.0 + double(in.model_bytes) + 4.0 + bm));
+  // CUDA (composite ops, one linear at a time): uniform noise and logistic terms while sampling; W⊙M,
+  // dL/d(W⊙M), dL/dM and dL/dθ in backward. CPU (fused loops, pooled buffers): W⊙M and dL/d(W⊙M) per
+  // distinct linear size, dL/dθ in place (float32) or beside it (bfloat16).
+  if (in.cuda)
+    fixed("transients of the largest linear", double(largest_linear(c)) * (12.0 + double(in.model_bytes) + 8.0 + bm));
+  else
+    fixed("W*M and gradient buffers (one per linear size)",
+          double(distinct_linear_sizes(c)) * (double(in.model_bytes) + 4.0 + (bm == 4 ? 0.0 : bm)));
   fixed(in.cuda ? "runtime (CUDA context, cuBLAS, NCCL)" : "runtime (LibTorch, allocator)", in.cuda ? 1.0 * kGiB : 0.45 * kGiB);
   for (const auto& t : e.terms) e.total += t.bytes;
   // the Wanda prior on rank 0, before training: a second copy of the weights and the calibration

@@ -44,6 +44,10 @@ struct LinearMask {
 // x, b (if it requires grad) and m.theta (if defined), the latter as in the head comment.
 torch::Tensor masked_linear(const torch::Tensor& x, const torch::Tensor& w, const LinearMask& m, const torch::Tensor& b);
 
+// The CPU buffers the masks and masked linears of this thread reuse across micro-batches (M,
+// W ⊙ M, dL/d(W⊙M)) are given back; the trainer calls it when training ends.
+void release_mask_buffers();
+
 // dL/dθ from g = dL/d(W⊙M) [out, in] (head comment). CPU float32 W and g: the fused loop, in place
 // over g when θ is float32 (`fused` = false: the composite ops, as on other devices). θ's dtype.
 torch::Tensor mask_logit_grad(torch::Tensor g, const torch::Tensor& M, const torch::Tensor& w, double scale,
