@@ -1,7 +1,7 @@
 // mask_kernel.h — fused CPU loops for LEAP's Gumbel-sigmoid masks, mask state in float32 or
 // bfloat16 (raw uint16 bits, rounded to nearest even), weights and gradients in float32. Compiled
-// with -O3 -ffast-math and an AVX2 clone so the log/exp vectorise (glibc's libmvec). Torch-free:
-// the caller (mask.cpp) splits the index range over LibTorch's threads.
+// with -O3 -ffast-math and an AVX2 + FMA clone; log and exp are inline polynomials, so the loops
+// vectorise. Torch-free: the caller (mask.cpp) splits the index range over LibTorch's threads.
 //
 // Noise is counter-based: u_i is a hash of (seed, i), so any thread — and any rank — draws the
 // same noise for element i without a shared generator state. Not a cryptographic generator; its
