@@ -234,7 +234,7 @@ std::string results_table(const ojson& out) {
 
 void run_eval(EvalOptions& o) {
   ResolvedModel rm = resolve_model(o.model);
-  apply_defaults(o, model_preset_defaults(rm.short_name), o.model + " preset");
+  apply_defaults(o, model_preset_defaults(rm.preset), o.model + " preset");
   torch::Device dev = parse_device(o.device);
   torch::Dtype dtype = o.dtype.empty() ? default_dtype(dev) : parse_dtype(o.dtype);
   o.dtype = dtype_string(dtype);

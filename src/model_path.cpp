@@ -71,6 +71,19 @@ std::string find_in_hub_cache(const std::string& id, std::vector<std::string>& l
 
 }  // namespace
 
+ModelPreset read_model_preset(const std::string& short_name) {
+  ModelPreset p;
+  p.file = (fs::path(leap_home()) / "configs" / "models" / (short_name + ".json")).string();
+  if (short_name.empty() || short_name.find('/') != std::string::npos || !file_exists(p.file)) return p;
+  try {
+    p.json = parse_json_checked(read_file(p.file), p.file);
+  } catch (const nlohmann::json::exception& e) {
+    fail("%s: not valid JSON: %s", p.file.c_str(), e.what());
+  }
+  LEAP_CHECK(p.json.is_object(), "%s: expected a JSON object", p.file.c_str());
+  return p;
+}
+
 ResolvedModel resolve_model(const std::string& spec) {
   LEAP_CHECK(!spec.empty(), "--model is empty");
   ResolvedModel r;
@@ -83,16 +96,13 @@ ResolvedModel resolve_model(const std::string& spec) {
   }
   looked.push_back(spec + " (as a local folder)");
   std::string hf_id = spec;
-  fs::path short_cfg = fs::path(leap_home()) / "configs" / "models" / (spec + ".json");
+  ModelPreset preset = read_model_preset(spec);
+  const fs::path short_cfg = preset.file;
   looked.push_back(short_cfg.string() + " (short name)");
-  if (file_exists(short_cfg.string())) {
-    nlohmann::json j;
-    try {
-      j = parse_json_checked(read_file(short_cfg.string()), short_cfg.string());
-    } catch (const nlohmann::json::exception& e) {
-      fail("%s: not valid JSON: %s", short_cfg.string().c_str(), e.what());
-    }
+  if (preset.found()) {
+    const nlohmann::json& j = preset.json;
     r.short_name = spec;
+    r.preset = preset;
     if (j.contains("path") && j["path"].is_string()) {
       fs::path p = j["path"].get<std::string>();
       if (p.is_relative()) p = fs::path(leap_home()) / p;

@@ -32,12 +32,10 @@ namespace leap {
 namespace fs = std::filesystem;
 using ojson = nlohmann::ordered_json;
 
-nlohmann::json model_preset_defaults(const std::string& short_name) {
-  if (short_name.empty()) return nlohmann::json::object();
-  fs::path p = fs::path(leap_home()) / "configs" / "models" / (short_name + ".json");
-  nlohmann::json j = parse_json_checked(read_file(p.string()), p.string());
-  if (!j.contains("defaults")) return nlohmann::json::object();
-  nlohmann::json d = j["defaults"];
+nlohmann::json model_preset_defaults(const ModelPreset& preset) {
+  if (!preset.found() || !preset.json.contains("defaults")) return nlohmann::json::object();
+  nlohmann::json d = preset.json["defaults"];
+  LEAP_CHECK(d.is_object(), "%s: \"defaults\" must be an object", preset.file.c_str());
   // relative paths in presets are relative to leap's home
   for (auto it = d.begin(); it != d.end(); ++it)
     if (it.value().is_string() && (it.key().find("data") != std::string::npos || it.key().find("file") != std::string::npos)) {
@@ -86,19 +84,17 @@ void dry_run(PruneOptions& o) {
   log::set_rank(denv.rank);
   ModelConfig cfg;
   std::string source;
-  fs::path preset = fs::path(leap_home()) / "configs" / "models" / (o.model + ".json");
   try {
     ResolvedModel rm = resolve_model(o.model);
-    apply_defaults(o, model_preset_defaults(rm.short_name), o.model + " preset");
+    apply_defaults(o, model_preset_defaults(rm.preset), o.model + " preset");
     source = (fs::path(rm.dir) / "config.json").string();
     cfg = load_hf_config(source);
   } catch (const Error&) {
-    if (!file_exists(preset.string())) throw;
-    nlohmann::json j = parse_json_checked(read_file(preset.string()), preset.string());
-    if (!j.contains("config")) throw;
-    apply_defaults(o, model_preset_defaults(o.model), o.model + " preset");
-    source = preset.string() + " (\"config\"; the model is not downloaded)";
-    cfg = parse_hf_config(j["config"].dump(), preset.string());
+    const ModelPreset preset = read_model_preset(o.model);
+    if (!preset.found() || !preset.json.contains("config")) throw;
+    apply_defaults(o, model_preset_defaults(preset), o.model + " preset");
+    source = preset.file + " (\"config\"; the model is not downloaded)";
+    cfg = parse_hf_config(preset.json["config"].dump(), preset.file);
   }
   const bool cuda = o.device.rfind("cuda", 0) == 0 || ((o.device == "auto" || o.device.empty()) && torch::cuda::is_available());
   torch::Dtype dt = o.dtype.empty() ? (cuda ? torch::kBFloat16 : torch::kFloat32) : parse_dtype(o.dtype);
@@ -123,7 +119,7 @@ void run_prune(PruneOptions& o) {
   }
   if (o.dry_run) return dry_run(o);
   ResolvedModel rm = resolve_model(o.model);
-  apply_defaults(o, model_preset_defaults(rm.short_name), o.model + " preset");
+  apply_defaults(o, model_preset_defaults(rm.preset), o.model + " preset");
   if (o.calib_data.empty()) o.calib_data = (fs::path(leap_home()) / "data" / "c4" / "c4_sample.jsonl").string();
   // data parallelism: torchrun's environment; one process when absent
   const DistEnv denv = dist_env_from_environment();

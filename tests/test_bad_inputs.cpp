@@ -53,17 +53,6 @@ struct Case {
   std::string file;       // the file the message must name (relative to dir)
 };
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("<not a leap::Error> ") + e.what();
-  }
-  return "<no error>";
-}
-
 TEST(BadInput, EveryReaderNamesTheFileAndTheProblem) {
   const std::string f32x2(8, '\0');
   auto st = [](const std::string& d) { st::File f(d + "/model.safetensors"); };
@@ -169,7 +158,7 @@ TEST(BadInput, EveryReaderNamesTheFileAndTheProblem) {
     std::string d = root + "/" + c.name;
     fs::create_directories(d);
     c.setup(d);
-    std::string err = error_of([&] { c.run(d); });
+    std::string err = test::error_of([&] { c.run(d); });
     EXPECT_NE(err.find(c.expect), std::string::npos) << c.name << ": expected \"" << c.expect << "\", got \"" << err << "\"";
     EXPECT_NE(err.find(d + (c.file.empty() ? "" : "/" + c.file)), std::string::npos)
         << c.name << ": the message does not name " << d << "/" << c.file << ": " << err;
@@ -188,7 +177,7 @@ TEST(BadInput, WeightsWithNanOrInfAreRefusedNamingTheTensor) {
     tensors.emplace_back(name, t);
   }
   write_safetensors(d + "/model.safetensors", tensors);
-  std::string err = error_of([&] { load_model(d, {}); });
+  std::string err = test::error_of([&] { load_model(d, {}); });
   EXPECT_NE(err.find(d + "/model.safetensors: tensor \"model.layers.3.mlp.up_proj.weight\" has 1 non-finite value(s)"),
             std::string::npos) << err;
 }
@@ -198,7 +187,7 @@ TEST(BadInput, SecondWriterOfAnOutputGetsAClearError) {
   std::string out = d + "/model_out";
   {
     OutputLock a(out);
-    std::string err = error_of([&] { OutputLock b(out); });
+    std::string err = test::error_of([&] { OutputLock b(out); });
     EXPECT_NE(err.find(out + ": another leap process (pid " + std::to_string(::getpid()) + ") is writing this output"),
               std::string::npos) << err;
   }
@@ -211,11 +200,11 @@ TEST(BadInput, JsonLimitsAreCheckedOutsideStrings) {
   std::string ok = "{\"a\":\"" + std::string(200, '[') + "\\\"" + std::string(200, '{') + "\"}";
   EXPECT_NO_THROW(check_json_limits(ok, "ok.json"));
   EXPECT_NO_THROW(check_json_limits(nested(64), "64.json"));
-  EXPECT_NE(error_of([&] { check_json_limits(nested(65), "65.json"); }).find("65.json: JSON nested deeper than 64 levels at byte 64"),
+  EXPECT_NE(test::error_of([&] { check_json_limits(nested(65), "65.json"); }).find("65.json: JSON nested deeper than 64 levels at byte 64"),
             std::string::npos);
   JsonLimits small;
   small.max_bytes = 10;
-  EXPECT_NE(error_of([&] { check_json_limits(std::string(11, ' '), "big.json", small); }).find("exceeds the limit of 10 bytes"),
+  EXPECT_NE(test::error_of([&] { check_json_limits(std::string(11, ' '), "big.json", small); }).find("exceeds the limit of 10 bytes"),
             std::string::npos);
 }
 

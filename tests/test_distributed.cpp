@@ -177,15 +177,6 @@ PruneOptions tiny_dp_run() {
   return o;
 }
 
-std::map<std::string, torch::Tensor> prior_for(const std::string& dir, const Tokenizer& tok) {
-  CausalLM p = load_model(dir, {});
-  CalibData c = load_calibration(tok, test::source_dir() + "/data/tinystories/train.txt", 4, 64, 0);
-  LayerwiseOptions lo;
-  lo.method = "wanda";
-  lo.sparsity = 0.5;
-  return prune_layerwise(p, c.ids, lo);
-}
-
 LeapResult run_on_ranks(int world, const PruneOptions& o, const std::string& dir, const Tokenizer& tok,
                         const std::map<std::string, torch::Tensor>& prior, const std::string& name) {
   if (world == 1) {
@@ -220,7 +211,7 @@ void expect_same_training(const LeapResult& a, const LeapResult& b, const std::s
 TEST(Distributed, LeapOnTwoAndThreeRanksEqualsOneProcess) {
   std::string dir = resolve_model("stories260k").dir;
   auto tok = load_tokenizer(dir);
-  auto prior = prior_for(dir, *tok);
+  auto prior = test::wanda_prior(dir, *tok, 0.5, 4, 64);
   PruneOptions o = tiny_dp_run();
   LeapResult one = run_on_ranks(1, o, dir, *tok, prior, "one");
   ASSERT_TRUE(one.finished);
@@ -250,7 +241,7 @@ TEST(Distributed, LeapOnTwoAndThreeRanksEqualsOneProcess) {
 TEST(Distributed, CheckpointOfTwoShardedRanksResumesOnOne) {
   std::string dir = resolve_model("stories260k").dir;
   auto tok = load_tokenizer(dir);
-  auto prior = prior_for(dir, *tok);
+  auto prior = test::wanda_prior(dir, *tok, 0.5, 4, 64);
   PruneOptions o = tiny_dp_run();
   o.mask_dtype = "bfloat16";  // float32 master and moments sharded, bf16 θ replicated
   LeapResult uninterrupted = run_on_ranks(1, o, dir, *tok, prior, "ref");

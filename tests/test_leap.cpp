@@ -213,19 +213,10 @@ PruneOptions tiny_run() {
   return o;
 }
 
-std::map<std::string, torch::Tensor> wanda_prior(const Tokenizer& tok, double s) {
-  CausalLM p = load_model(resolve_model("stories260k").dir, {});
-  CalibData c = load_calibration(tok, test::source_dir() + "/data/tinystories/train.txt", 8, 128, 0);
-  LayerwiseOptions lo;
-  lo.method = "wanda";
-  lo.sparsity = s;
-  return prune_layerwise(p, c.ids, lo);
-}
-
 TEST(Leap, DeterministicAndExactBudget) {
   std::string dir = resolve_model("stories260k").dir;
   auto tok = load_tokenizer(dir);
-  auto prior = wanda_prior(*tok, 0.5);
+  auto prior = test::wanda_prior(dir, *tok, 0.5, 8, 128);
   std::vector<LeapResult> runs;
   for (int r = 0; r < 2; ++r) {
     CausalLM m = load_model(dir, {});
@@ -243,7 +234,7 @@ TEST(Leap, DeterministicAndExactBudget) {
 TEST(Leap, InterruptedAndResumedRunEqualsUninterrupted) {
   std::string dir = resolve_model("stories260k").dir;
   auto tok = load_tokenizer(dir);
-  auto prior = wanda_prior(*tok, 0.5);
+  auto prior = test::wanda_prior(dir, *tok, 0.5, 8, 128);
   PruneOptions o = tiny_run();
   o.save_every = 4;
   o.ckpt_dir = test::temp_dir("leap_ckpt_a");
@@ -274,7 +265,7 @@ TEST(Leap, InterruptedAndResumedRunEqualsUninterrupted) {
 TEST(Leap, GradientCheckpointingGivesTheSameTraining) {
   std::string dir = resolve_model("stories260k").dir;
   auto tok = load_tokenizer(dir);
-  auto prior = wanda_prior(*tok, 0.5);
+  auto prior = test::wanda_prior(dir, *tok, 0.5, 8, 128);
   PruneOptions o = tiny_run();
   o.steps = 4;
   CausalLM a = load_model(dir, {});
@@ -288,7 +279,7 @@ TEST(Leap, GradientCheckpointingGivesTheSameTraining) {
 TEST(Leap, TrainingLowersLossAndHitsDensity) {
   std::string dir = resolve_model("stories260k").dir;
   auto tok = load_tokenizer(dir);
-  auto prior = wanda_prior(*tok, 0.6);
+  auto prior = test::wanda_prior(dir, *tok, 0.6, 8, 128);
   CausalLM m = load_model(dir, {});
   PruneOptions o = tiny_run();
   o.sparsity = 0.6;
@@ -312,7 +303,7 @@ namespace {
 TEST(Leap, NonFiniteTrainingNamesTheStepAndTheBlock) {
   std::string dir = resolve_model("stories260k").dir;
   auto tok = load_tokenizer(dir);
-  auto prior = wanda_prior(*tok, 0.5);
+  auto prior = test::wanda_prior(dir, *tok, 0.5, 8, 128);
   CausalLM m = load_model(dir, {});
   {
     torch::NoGradGuard ng;  // a NaN weight in block 2 (load_model refuses such files; here it appears later)

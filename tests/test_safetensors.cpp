@@ -25,15 +25,6 @@ void write_raw(const std::string& path, const std::string& bytes) {
   f.write(bytes.data(), std::streamsize(bytes.size()));
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-
 TEST(Safetensors, RoundTripAllFloatDtypes) {
   std::string d = test::temp_dir("st_roundtrip");
   std::string p = d + "/x.safetensors";
@@ -104,7 +95,7 @@ TEST(Safetensors, MalformedFilesGiveClearErrors) {
   for (const auto& c : cases) {
     std::string p = d + "/" + c.name + ".safetensors";
     write_raw(p, c.bytes);
-    std::string err = error_of([&] { st::File f(p); });
+    std::string err = test::error_of([&] { st::File f(p); });
     EXPECT_NE(err.find(c.expect), std::string::npos) << c.name << ": got \"" << err << "\"";
     EXPECT_NE(err.find(p), std::string::npos) << c.name << ": error does not name the file: " << err;
   }
@@ -123,27 +114,27 @@ TEST(Safetensors, ShardedFolders) {
   EXPECT_TRUE(torch::equal(read_tensor(ok, "b"), torch::zeros({3})));
 
   index(R"({"a":"model-00001-of-00002.safetensors","b":"model-00003-of-00002.safetensors"})");
-  EXPECT_NE(error_of([&] { st::Checkpoint c(d); }).find("is missing"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { st::Checkpoint c(d); }).find("is missing"), std::string::npos);
   index(R"({"a":"../evil.safetensors"})");
-  EXPECT_NE(error_of([&] { st::Checkpoint c(d); }).find("must be a plain file name inside the model folder"),
+  EXPECT_NE(test::error_of([&] { st::Checkpoint c(d); }).find("must be a plain file name inside the model folder"),
             std::string::npos);
   index(R"({"a":"/etc/passwd"})");
-  EXPECT_NE(error_of([&] { st::Checkpoint c(d); }).find("must be a plain file name"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { st::Checkpoint c(d); }).find("must be a plain file name"), std::string::npos);
   index(R"({"a":"sub/x.safetensors"})");
-  EXPECT_NE(error_of([&] { st::Checkpoint c(d); }).find("must be a plain file name"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { st::Checkpoint c(d); }).find("must be a plain file name"), std::string::npos);
   index(R"({"a":"model-00001-of-00002.safetensors","c":"model-00002-of-00002.safetensors"})");
-  EXPECT_NE(error_of([&] { st::Checkpoint c(d); }).find("listed in the index is not in the shard"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { st::Checkpoint c(d); }).find("listed in the index is not in the shard"), std::string::npos);
   index(R"({"a":"model-00002-of-00002.safetensors","b":"model-00001-of-00002.safetensors"})");
-  EXPECT_NE(error_of([&] { st::Checkpoint c(d); }).find("as the index says"),
+  EXPECT_NE(test::error_of([&] { st::Checkpoint c(d); }).find("as the index says"),
             std::string::npos);
   index(R"([1])");
-  EXPECT_NE(error_of([&] { st::Checkpoint c(d); }).find("missing \"weight_map\""), std::string::npos);
+  EXPECT_NE(test::error_of([&] { st::Checkpoint c(d); }).find("missing \"weight_map\""), std::string::npos);
 }
 
 TEST(Safetensors, MissingFolderContent) {
   std::string d = test::temp_dir("st_empty");
-  EXPECT_NE(error_of([&] { st::Checkpoint c(d); }).find("no model.safetensors"), std::string::npos);
-  EXPECT_NE(error_of([&] { st::Checkpoint c(d + "/nope"); }).find("no such file or folder"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { st::Checkpoint c(d); }).find("no model.safetensors"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { st::Checkpoint c(d + "/nope"); }).find("no such file or folder"), std::string::npos);
 }
 
 }  // namespace

@@ -15,15 +15,6 @@ namespace leap {
 namespace {
 namespace fs = std::filesystem;
 
-std::string err(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-
 std::string data() { return test::source_dir() + "/data"; }
 
 TEST(TaskData, PromptsAsLmEval) {
@@ -54,28 +45,28 @@ TEST(TaskData, MalformedInputsNameFileAndLine) {
   fs::create_directories(d + "/arc");
   fs::create_directories(d + "/mmlu/test");
   write_file_atomic(d + "/piqa/valid.jsonl", "{\"goal\":\"g\",\"sol1\":\"a\",\"sol2\":\"b\"}\n");
-  EXPECT_NE(err([&] { load_task("piqa", d, 0, 0); }).find("valid-labels.lst not found"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { load_task("piqa", d, 0, 0); }).find("valid-labels.lst not found"), std::string::npos);
   write_file_atomic(d + "/piqa/valid-labels.lst", "0\n1\n");
-  EXPECT_NE(err([&] { load_task("piqa", d, 0, 0); }).find("2 labels for 1 questions"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { load_task("piqa", d, 0, 0); }).find("2 labels for 1 questions"), std::string::npos);
   write_file_atomic(d + "/piqa/valid-labels.lst", "7\n");
-  EXPECT_NE(err([&] { load_task("piqa", d, 0, 0); }).find("valid-labels.lst:1: label \"7\""), std::string::npos);
+  EXPECT_NE(test::error_of([&] { load_task("piqa", d, 0, 0); }).find("valid-labels.lst:1: label \"7\""), std::string::npos);
   write_file_atomic(d + "/arc/arc_easy.jsonl", "{\"query\":\"Question: q\",\"choices\":[\"a\",\"b\"],\"gold\":0}\n{oops\n");
-  EXPECT_NE(err([&] { load_task("arc_easy", d, 0, 0); }).find("arc_easy.jsonl:2: not valid JSON"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { load_task("arc_easy", d, 0, 0); }).find("arc_easy.jsonl:2: not valid JSON"), std::string::npos);
   write_file_atomic(d + "/arc/arc_easy.jsonl", "{\"query\":\"Question: q\",\"choices\":[\"a\",\"b\"],\"gold\":5}\n");
-  EXPECT_NE(err([&] { load_task("arc_easy", d, 0, 0); }).find("arc_easy.jsonl:1: gold 5 out of range"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { load_task("arc_easy", d, 0, 0); }).find("arc_easy.jsonl:1: gold 5 out of range"), std::string::npos);
   write_file_atomic(d + "/arc/arc_challenge.jsonl", "{\"choices\":[\"a\"],\"gold\":0}\n");
-  EXPECT_NE(err([&] { load_task("arc_challenge", d, 0, 0); }).find("arc_challenge.jsonl:1: missing string field \"question\""),
+  EXPECT_NE(test::error_of([&] { load_task("arc_challenge", d, 0, 0); }).find("arc_challenge.jsonl:1: missing string field \"question\""),
             std::string::npos);
   write_file_atomic(d + "/mmlu/test/anatomy_test.csv", "question,choice0,choice1,choice2,choice3,answer\n\"q,1\",a,b,c,d,9\n");
-  EXPECT_NE(err([&] { load_task("mmlu_anatomy", d, 0, 0); }).find("row 2: answer \"9\""), std::string::npos);
+  EXPECT_NE(test::error_of([&] { load_task("mmlu_anatomy", d, 0, 0); }).find("row 2: answer \"9\""), std::string::npos);
   write_file_atomic(d + "/mmlu/test/anatomy_test.csv", "\"unterminated,a,b\n");
-  EXPECT_NE(err([&] { load_task("mmlu_anatomy", d, 0, 0); }).find("anatomy_test.csv:1: unterminated quoted field"), std::string::npos);
-  EXPECT_NE(err([&] { load_task("openbookqa", d, 0, 0); }).find("openbook_qa.jsonl"), std::string::npos);
-  EXPECT_NE(err([&] { load_task("nope", d, 0, 0); }).find("unknown task \"nope\""), std::string::npos);
-  EXPECT_NE(err([&] { load_task("piqa", data(), 0, 3); }).find("--num_fewshot > 0"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { load_task("mmlu_anatomy", d, 0, 0); }).find("anatomy_test.csv:1: unterminated quoted field"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { load_task("openbookqa", d, 0, 0); }).find("openbook_qa.jsonl"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { load_task("nope", d, 0, 0); }).find("unknown task \"nope\""), std::string::npos);
+  EXPECT_NE(test::error_of([&] { load_task("piqa", data(), 0, 3); }).find("--num_fewshot > 0"), std::string::npos);
   write_file_atomic(d + "/empty.txt", "");
-  EXPECT_NE(err([&] { load_ppl_text("ppl", d, d + "/empty.txt"); }).find("empty.txt: text is empty"), std::string::npos);
-  EXPECT_NE(err([&] { load_ppl_text("wikitext2", d); }).find("wikitext-test.txt not found"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { load_ppl_text("ppl", d, d + "/empty.txt"); }).find("empty.txt: text is empty"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { load_ppl_text("wikitext2", d); }).find("wikitext-test.txt not found"), std::string::npos);
 }
 
 TEST(TaskData, PerplexityTexts) {
@@ -130,7 +121,7 @@ TEST(Report, MarkdownAndCsvFromResultFiles) {
   o.plot.clear();
   write_file_atomic(d + "/bad.json", "{}");
   o.inputs = {d + "/bad.json"};
-  EXPECT_NE(err([&] { run_report(o); }).find("no \"results\" object"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { run_report(o); }).find("no \"results\" object"), std::string::npos);
 }
 
 }  // namespace

@@ -6,7 +6,14 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <string>
+
+#include "leap/calibration.h"
+#include "leap/error.h"
+#include "leap/layerwise.h"
+#include "leap/model.h"
+#include "leap/tokenizer.h"
 
 namespace leap::test {
 
@@ -26,6 +33,19 @@ inline std::string temp_dir(const std::string& name) {
   return p.string();
 }
 
+// The message of the leap::Error that f throws; "<no error>" when it throws none, and other
+// exceptions marked as such (every bad input must end in a leap::Error naming the problem).
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("<not a leap::Error> ") + e.what();
+  }
+  return "<no error>";
+}
+
 // Asserts max |a - b| <= atol and reports the max difference and where it is.
 inline ::testing::AssertionResult allclose(const torch::Tensor& a, const torch::Tensor& b, double atol) {
   if (a.sizes() != b.sizes())
@@ -38,6 +58,18 @@ inline ::testing::AssertionResult allclose(const torch::Tensor& a, const torch::
       << d.mean().item<double>() << ")";
   if (std::isnan(mx) || mx > atol) return ::testing::AssertionFailure() << msg.str();
   return ::testing::AssertionSuccess() << msg.str();
+}
+
+// The Wanda keep masks LEAP starts from (its prior) for the model in `dir`, from `nsamples` x
+// `seqlen` calibration tokens of the bundled TinyStories train split.
+inline std::map<std::string, torch::Tensor> wanda_prior(const std::string& dir, const Tokenizer& tok, double sparsity,
+                                                        int64_t nsamples, int64_t seqlen) {
+  CausalLM p = load_model(dir, {});
+  CalibData c = load_calibration(tok, source_dir() + "/data/tinystories/train.txt", nsamples, seqlen, 0);
+  LayerwiseOptions lo;
+  lo.method = "wanda";
+  lo.sparsity = sparsity;
+  return prune_layerwise(p, c.ids, lo);
 }
 
 }  // namespace leap::test

@@ -6,15 +6,27 @@
 // ~/.cache/huggingface/hub: models--ORG--NAME/snapshots/<rev>/, the revision in refs/main
 // first). A miss is an error listing every place looked and the huggingface-cli command.
 #pragma once
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 namespace leap {
 
+// A preset configs/models/<name>.json, parsed once: "path" or "hf_id", optional "defaults" (flag
+// values) and "config" (the architecture, for --dry_run of a model not downloaded).
+struct ModelPreset {
+  std::string file;     // its path
+  nlohmann::json json;  // null when there is no such preset
+  bool found() const { return !json.is_null(); }
+};
+// The preset of a short name (null json when the file does not exist; malformed JSON is an error).
+ModelPreset read_model_preset(const std::string& short_name);
+
 struct ResolvedModel {
   std::string dir;         // folder with config.json
   std::string short_name;  // configs/models name when one was used
   std::string hf_id;       // repo id when known
+  ModelPreset preset;      // that name's preset
 };
 
 ResolvedModel resolve_model(const std::string& spec);
