@@ -35,6 +35,10 @@ struct BucketedAdamW::Impl {
   std::vector<int> bucket_of;
   std::vector<int64_t> offset_of;  // offset of each linear inside its bucket
   bool armed = false;
+  // scratch of the largest bucket slice, reused bucket after bucket: float32 for √v̂ + ε and the
+  // squared gradient, float32 for a bfloat16 gradient, and two all-gather send buffers (sharded:
+  // the slice must not alias the gather output; bucket k reuses bucket k−2's once it is sent)
+  Tensor scratch_f32, grad_f32, send[2];
 
   Impl(torch::Dtype d, torch::Device v) : dtype(d), dev(v) {}
   bool multi() const { return world > 1; }
@@ -121,6 +125,12 @@ BucketedAdamW::BucketedAdamW(const std::vector<std::vector<int64_t>>& shapes, to
     b.v = torch::zeros({own_n}, f32);
     I.buckets.push_back(std::move(b));
   }
+  int64_t own_max = 0;
+  for (const auto& b : I.buckets) own_max = std::max(own_max, b.padded / I.shards);
+  I.scratch_f32 = torch::empty({own_max}, f32);
+  if (dtype != torch::kFloat32) I.grad_f32 = torch::empty({own_max}, f32);
+  if (I.shards > 1)
+    for (auto& t : I.send) t = torch::empty({own_max}, torch::TensorOptions().dtype(dtype).device(dev));
   params_.resize(size_t(n));
   for (int64_t i = 0; i < n; ++i) {
     Bucket& b = I.buckets[size_t(I.bucket_of[size_t(i)])];
@@ -208,7 +218,12 @@ double BucketedAdamW::clip_grad_norm(double max_norm) {
   Impl& I = *impl_;
   torch::NoGradGuard ng;
   Tensor sq = torch::zeros({1}, torch::TensorOptions().dtype(torch::kFloat32).device(I.dev));
-  for (auto& b : I.buckets) sq += b.grad_own.to(torch::kFloat32).pow(2).sum();
+  for (auto& b : I.buckets) {
+    const int64_t k = b.grad_own.numel();
+    Tensor g = b.grad_own.scalar_type() == torch::kFloat32 ? b.grad_own : I.grad_f32.narrow(0, 0, k).copy_(b.grad_own);
+    Tensor g2 = I.scratch_f32.narrow(0, 0, k);
+    sq += at::pow_out(g2, g, 2).sum();
+  }
   if (I.shards > 1) I.comm->allreduce_sum(sq);  // ‖g‖² = Σ over the slices of all ranks
   const double total = std::sqrt(sq.item<double>());
   const double coef = max_norm / (total + 1e-6);  // torch.nn.utils.clip_grad_norm_
@@ -223,16 +238,23 @@ void BucketedAdamW::step(int64_t t, double lr) {
   const auto& o = I.o;
   const double bc1 = 1 - std::pow(o.beta1, double(t)), bc2 = 1 - std::pow(o.beta2, double(t));
   std::vector<DistWork> works;
-  for (auto& b : I.buckets) {
-    Tensor g = b.grad_own.scalar_type() == torch::kFloat32 ? b.grad_own : b.grad_own.to(torch::kFloat32);
+  for (size_t k = 0; k < I.buckets.size(); ++k) {
+    Bucket& b = I.buckets[k];
+    const int64_t n = b.theta_own.numel();
+    Tensor g = b.grad_own.scalar_type() == torch::kFloat32 ? b.grad_own : I.grad_f32.narrow(0, 0, n).copy_(b.grad_own);
     Tensor p = b.master.defined() ? b.master : b.theta_own;
     p.mul_(1 - lr * o.weight_decay);
     b.m.lerp_(g, 1 - o.beta1);                       // m ← β1 m + (1−β1) g
     b.v.mul_(o.beta2).addcmul_(g, g, 1 - o.beta2);   // v ← β2 v + (1−β2) g²
-    Tensor denom = (b.v.sqrt() / std::sqrt(bc2)).add_(o.eps);
+    Tensor denom = I.scratch_f32.narrow(0, 0, n);
+    at::sqrt_out(denom, b.v).div_(std::sqrt(bc2)).add_(o.eps);  // √v̂ + ε
     p.addcdiv_(b.m, denom, -lr / bc1);               // θ ← θ − lr·m̂/(√v̂ + ε)
     if (b.master.defined()) b.theta_own.copy_(b.master);
-    if (I.shards > 1) works.push_back(I.comm->all_gather_async(b.theta, b.theta_own.clone()));
+    if (I.shards > 1) {
+      if (k >= 2) works[k - 2].wait();  // its send buffer is free again
+      Tensor src = I.send[k % 2].narrow(0, 0, n).copy_(b.theta_own);
+      works.push_back(I.comm->all_gather_async(b.theta, src));
+    }
   }
   for (auto& w : works) w.wait();
 }

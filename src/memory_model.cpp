@@ -67,6 +67,12 @@ MemoryEstimate estimate_memory(const ModelConfig& c, const MemoryInputs& in, int
   if (in.mask_bytes != 4) per_masked(in.shard ? "float32 master theta (sharded)" : "float32 master theta", 4.0 / shards);
   if (in.shard && in.world > 1) per_masked("reduce-scatter output", bm / shards);
   per_masked("sampled masks M (one micro-batch, kept for backward)", bm);
+  // the optimizer step's scratch, one bucket slice (a bucket holds whole linears up to the target):
+  // √v̂ + ε and the squared gradient in float32, a float32 copy of a bfloat16 gradient, two all-gather
+  // send buffers when sharded
+  const double bucket = std::min(N, std::max(in.bucket_mib * 1024 * 1024 / bm, double(largest_linear(c))));
+  fixed("optimizer step scratch (one bucket slice)",
+        bucket / shards * (4.0 + (in.mask_bytes != 4 ? 4.0 : 0.0) + (in.shard && in.world > 1 ? 2.0 * bm : 0.0)));
 
   // activations kept for backward, per token (elements): per layer 4H + 5·heads·D + 4I (norm inputs
   // and outputs, rotated q, repeated k and v, attention output and its copy into o_proj, gate, up,
@@ -111,6 +117,7 @@ std::string memory_estimate_table(const ModelConfig& c, const std::string& sourc
   in.grad_checkpoint = o.grad_checkpoint;
   in.cuda = cuda;
   in.autocast = cuda && model_dtype_bytes == 4;
+  in.bucket_mib = o.bucket_mib;
   MemoryEstimate e = estimate_memory(c, in, o.nsamples, o.calib_seqlen);
   std::ostringstream s;
   s << strformat("memory estimate per rank (leap prune --dry_run) for %s\n", source.c_str());
