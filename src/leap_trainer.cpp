@@ -1,10 +1,6 @@
 // leap_trainer.cpp — see leap_trainer.h. Equations of method.md §1 next to the lines.
 #include "leap/leap_trainer.h"
 
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
-
 #include <cmath>
 #include <numeric>
 #include <random>
@@ -98,9 +94,6 @@ double peak_rss_mib() {
   return kib / 1024.0;
 }
 void reset_peak_rss() {
-#if defined(__GLIBC__)
-  malloc_trim(0);  // hand the prior's freed blocks back to the kernel (glibc keeps them in its arenas)
-#endif
   if (std::FILE* f = std::fopen("/proc/self/clear_refs", "w")) {
     std::fputs("5", f);
     std::fclose(f);

@@ -156,7 +156,7 @@ void release_mask_buffers() { pool.clear(); }
 
 Tensor masked_linear(const Tensor& x, const Tensor& w, const LinearMask& m, const Tensor& b) {
   Tensor y = m.theta.defined() ? MaskedLinearFn::apply(x, m.theta, w, m.M, m.scale, m.g_sum, m.g_w2)
-                               : torch::matmul(x, (w * m.M.to(w.scalar_type())).t());  // forward only: no θ
+                               : torch::matmul(x, masked_weight(w, m.M).t());  // forward only: no θ
   return b.defined() ? y + b : y;
 }
 
