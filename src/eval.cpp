@@ -86,7 +86,7 @@ ojson evaluate_model(CausalLM& m, const Tokenizer& tok, EvalOptions& o, const st
     if (name == "wikitext2" || name == "c4" || name == "ppl") {
       PplText t = load_ppl_text(name, data_dir, o.ppl_file);
       std::vector<int64_t> ids = tok.encode(t.text, true);
-      PplResult r = eval_ppl_ids(m, ids, o.seqlen, o.batch_size, t.max_windows, name);
+      PplResult r = eval_ppl_ids(m, ids, o.seqlen, o.batch_size, o.ppl_windows > 0 ? o.ppl_windows : t.max_windows, name);
       results[name] = {{"alias", name},
                        {"ppl", r.ppl},
                        {"mean_nll", r.mean_nll},
@@ -104,9 +104,9 @@ ojson evaluate_model(CausalLM& m, const Tokenizer& tok, EvalOptions& o, const st
                 (long long)r.seqlen, format_duration(sw.seconds()).c_str());
       continue;
     }
-    TaskData td = load_task(name, data_dir, o.limit, o.num_fewshot);
-    TaskOutcome out = evaluate_task(scorer, td);
     const bool mmlu = name == "mmlu" || is_mmlu_subject_task(name);
+    TaskData td = load_task(name, data_dir, mmlu && o.mmlu_limit > 0 ? o.mmlu_limit : o.limit, o.num_fewshot);
+    TaskOutcome out = evaluate_task(scorer, td);
     if (mmlu) {
       // leaves: one result per subject; groups weighted by size with pooled stderr
       std::map<std::string, std::vector<double>> by_subject;
@@ -234,7 +234,12 @@ std::string results_table(const ojson& out) {
 
 void run_eval(EvalOptions& o) {
   ResolvedModel rm = resolve_model(o.model);
-  apply_defaults(o, model_preset_defaults(rm.preset), o.model + " preset");
+  // a preset's "seqlen" is LEAP's training length; its evaluation window is "eval_seqlen"
+  nlohmann::json d = model_preset_defaults(rm.preset);
+  d.erase("seqlen");
+  if (d.contains("eval_seqlen")) d["seqlen"] = d["eval_seqlen"];
+  apply_defaults(o, d, o.model + " preset");
+  if (!o.ppl_file.empty() && !o.given.count("tasks")) o.tasks = "ppl";  // a file to score, not the default tasks
   torch::Device dev = parse_device(o.device);
   torch::Dtype dtype = o.dtype.empty() ? default_dtype(dev) : parse_dtype(o.dtype);
   o.dtype = dtype_string(dtype);

@@ -18,6 +18,13 @@ std::string leap_home() {
   return LEAP_SOURCE_DIR;
 }
 
+std::string leap_cache_dir() {
+  if (const char* c = std::getenv("LEAP_CACHE_DIR"); c && *c) return c;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return (fs::path(x) / "leap").string();
+  const char* home = std::getenv("HOME");
+  return (fs::path(home && *home ? home : ".") / ".cache" / "leap").string();
+}
+
 std::vector<std::string> model_short_names() {
   std::vector<std::string> out;
   std::error_code ec;
@@ -113,8 +120,18 @@ ResolvedModel resolve_model(const std::string& spec) {
       r.hf_id = j.value("hf_id", "");
       return r;
     }
+    if (j.contains("cache_path") && j["cache_path"].is_string()) {
+      fs::path p = fs::path(leap_cache_dir()) / j["cache_path"].get<std::string>();
+      if (!file_exists((p / "config.json").string()))
+        fail("%s: model folder %s (named by %s) is not there yet; make it once with: %s", spec.c_str(),
+             p.string().c_str(), short_cfg.string().c_str(),
+             (fs::path(leap_home()) / j.value("setup", std::string("scripts/setup.sh"))).string().c_str());
+      r.dir = p.string();
+      r.hf_id = j.value("hf_id", "");
+      return r;
+    }
     if (!j.contains("hf_id") || !j["hf_id"].is_string())
-      fail("%s: needs a \"path\" or an \"hf_id\" string", short_cfg.string().c_str());
+      fail("%s: needs a \"path\", \"cache_path\" or an \"hf_id\" string", short_cfg.string().c_str());
     hf_id = j["hf_id"].get<std::string>();
   }
   if (hf_id.find('/') != std::string::npos) {

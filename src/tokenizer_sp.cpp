@@ -8,6 +8,8 @@
 // tokenizer_config.json asks for legacy behaviour (then to every segment, as HF's legacy Llama).
 #include <sentencepiece_processor.h>
 
+#include <climits>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "leap/error.h"
@@ -115,6 +117,15 @@ std::string patch_model(const std::string& proto, const std::string& path, bool&
   return out;
 }
 
+// A key of tokenizer_config.json's added_tokens_decoder: decimal digits only, and an id the
+// SentencePiece library can hold (int32), checked before it is used.
+int64_t added_id(const std::string& key, const std::string& cfg_file) {
+  bool digits = !key.empty() && key.size() <= 10 && key.find_first_not_of("0123456789") == std::string::npos;
+  if (!digits || std::stoll(key) > INT32_MAX)
+    fail("%s: added_tokens_decoder key \"%s\" is not a token id (0 to 2147483647)", cfg_file.c_str(), key.c_str());
+  return std::stoll(key);
+}
+
 class SpTokenizer : public Tokenizer {
  public:
   SpTokenizer(const std::string& path, const json& cfg) : path_(path) {
@@ -135,15 +146,12 @@ class SpTokenizer : public Tokenizer {
         std::string p = sp_.IdToPiece(i);
         if (!p.empty()) specials_.emplace_back(p, i);
       }
-    if (cfg.contains("added_tokens_decoder") && cfg["added_tokens_decoder"].is_object())
+    if (cfg.contains("added_tokens_decoder") && cfg["added_tokens_decoder"].is_object()) {
+      const std::string cfg_file = (std::filesystem::path(path).parent_path() / "tokenizer_config.json").string();
       for (auto it = cfg["added_tokens_decoder"].begin(); it != cfg["added_tokens_decoder"].end(); ++it)
-        if (it.value().is_object() && it.value().contains("content") && it.value()["content"].is_string()) {
-          try {
-            specials_.emplace_back(it.value()["content"].get<std::string>(), std::stoll(it.key()));
-          } catch (const std::exception&) {
-            fail("%s: added_tokens_decoder key \"%s\" is not an id", path.c_str(), it.key().c_str());
-          }
-        }
+        if (it.value().is_object() && it.value().contains("content") && it.value()["content"].is_string())
+          specials_.emplace_back(it.value()["content"].get<std::string>(), added_id(it.key(), cfg_file));
+    }
   }
 
   std::string kind() const override { return "sentencepiece"; }

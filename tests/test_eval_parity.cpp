@@ -1,7 +1,8 @@
 // leap eval against lm-evaluation-harness itself (tests/python/make_lmeval_fixtures.py runs
 // lm-eval 0.4.13's real task definitions on the same local files): per-document log-likelihoods
 // within 1e-4, identical predictions and accuracies, for every task, on stories260k and on a tiny
-// Llama-3-style model with a byte-level BPE tokenizer (whose MMLU prompts get truncated);
+// Llama-3-style model with a byte-level BPE tokenizer (whose MMLU prompts get truncated), and on the
+// real SmolLM2-135M;
 // plus perplexity of stories260k on the TinyStories eval split at seqlen 512 against HF.
 #include <cmath>
 #include <map>
@@ -64,7 +65,7 @@ TEST_P(EvalParity, PerDocumentLoglikelihoodsMatchLmEval) {
   EXPECT_GT(docs, 20);
 }
 
-INSTANTIATE_TEST_SUITE_P(Runs, EvalParity, ::testing::Values("stories260k", "stories260k_mmlu_2shot", "tiny_llama3"));
+INSTANTIATE_TEST_SUITE_P(Runs, EvalParity, ::testing::Values("stories260k", "stories260k_mmlu_2shot", "tiny_llama3", "smollm2"));
 
 TEST(EvalParity, MmluGroupAccuracyIsSizeWeighted) {
   json ref = json::parse(read_file(test::fixtures_dir() + "/lmeval/tiny_llama3.json"));

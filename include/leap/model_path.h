@@ -1,7 +1,8 @@
 // model_path.h — turns a --model argument into a local HF folder. Nothing is downloaded.
 //
 // Accepted, in this order: a local folder; a short name from configs/models/<name>.json (which
-// names either a folder inside the repository, e.g. the embedded stories260k, or an HF repo id);
+// names a folder inside the repository, e.g. the embedded stories260k; a folder in leap's cache
+// made by a setup script, e.g. smollm2-135m; or an HF repo id);
 // an HF repo id "ORG/NAME" found in the local HF cache ($HF_HUB_CACHE, $HF_HOME/hub, or
 // ~/.cache/huggingface/hub: models--ORG--NAME/snapshots/<rev>/, the revision in refs/main
 // first). A miss is an error listing every place looked and the huggingface-cli command.
@@ -12,7 +13,8 @@
 
 namespace leap {
 
-// A preset configs/models/<name>.json, parsed once: "path" or "hf_id", optional "defaults" (flag
+// A preset configs/models/<name>.json, parsed once: "path", "cache_path" (with "setup", the script
+// that makes it) or "hf_id", optional "defaults" (flag
 // values) and "config" (the architecture, for --dry_run of a model not downloaded).
 struct ModelPreset {
   std::string file;     // its path
@@ -33,6 +35,9 @@ ResolvedModel resolve_model(const std::string& spec);
 
 // Folder holding leap's data files (configs/, data/): $LEAP_HOME, else the source tree.
 std::string leap_home();
+// leap's per-user cache (virtualenv, converted models): $LEAP_CACHE_DIR, else
+// $XDG_CACHE_HOME/leap, else ~/.cache/leap — the folder scripts/setup.sh uses.
+std::string leap_cache_dir();
 // Short names available in configs/models.
 std::vector<std::string> model_short_names();
 

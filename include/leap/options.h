@@ -197,13 +197,17 @@ struct EvalOptions {
   std::string ppl_file;
   std::string log_samples;
   int64_t max_length = 0;  // 0: the model's max_position_embeddings
+  int64_t ppl_windows = 0;  // 0: every window (c4: 256)
+  int64_t mmlu_limit = 0;   // 0: --limit
   template <class V>
   void visit(V& v) {
     v("model", model, "HF model folder, HF repo id in the local cache, or short name (configs/models)", true);
-    v("tasks", tasks, "comma list: wikitext2, c4, ppl, piqa, arc_easy, arc_challenge, openbookqa, winogrande, mmlu, hellaswag, lambada_openai, mmlu_<subject>", false);
-    v("seqlen", seqlen, "perplexity window length (4096; 2048 for the older literature)", false);
+    v("tasks", tasks, "comma list: wikitext2, c4, ppl, piqa, arc_easy, arc_challenge, openbookqa, winogrande, mmlu, hellaswag, lambada_openai, mmlu_<subject> (with --ppl_file and no --tasks: ppl)", false);
+    v("seqlen", seqlen, "perplexity window length (4096; 2048 for the older literature; a preset's eval_seqlen)", false);
+    v("ppl_windows", ppl_windows, "perplexity on the first N windows only (0: all; c4: 256)", false);
     v("batch_size", batch_size, "sequences per forward pass", false);
     v("limit", limit, "evaluate only the first N documents of each task (per subject for mmlu)", false);
+    v("mmlu_limit", mmlu_limit, "mmlu: the first N documents per subject instead of --limit", false);
     v("num_fewshot", num_fewshot, "few-shot examples (mmlu only: first N of the dev split)", false);
     v("data_dir", data_dir, "folder with the task data (default $LEAP_DATA_DIR, else the bundled data/)", false);
     v("device", device, "cpu | cuda | cuda:N | auto", false);

@@ -3,14 +3,16 @@
 lmeval_local_datasets.py) on two small HF models, and records per-document log-likelihoods and
 metrics for leap's evaluation parity test.
 
-Models: the real stories260k (sentencepiece, BOS added) and a tiny random Llama-3-style model
-with a byte-level BPE tokenizer (trained here, Llama-3 pre-tokenizer and <|begin_of_text|>).
+Models: the real stories260k (sentencepiece, BOS added), a tiny random Llama-3-style model
+with a byte-level BPE tokenizer (trained here, Llama-3 pre-tokenizer and <|begin_of_text|>), and
+the real SmolLM2-135M-Instruct (byte-level BPE without BOS; its folder made by scripts/get_smollm2.sh).
 Usage: make_lmeval_fixtures.py OUT SRC_DIR
 """
 import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -24,6 +26,7 @@ RUNS = [  # (name, model folder key, tasks, limit, num_fewshot)
     ("stories260k", "stories260k", TASKS, 6, None),
     ("stories260k_mmlu_2shot", "stories260k", ["mmlu"], 1, 2),
     ("tiny_llama3", "tiny_llama3", TASKS, 4, None),
+    ("smollm2", "smollm2", TASKS, 3, None),  # the real SmolLM2-135M (scripts/get_smollm2.sh)
 ]
 
 
@@ -92,7 +95,10 @@ def main():
     data_dir = os.path.join(src, "data")
     import lmeval_local_datasets
     lmeval_local_datasets.install(data_dir)
-    models = {"stories260k": os.path.join(src, "data/stories260k"), "tiny_llama3": make_tiny_llama3(out, src)}
+    smollm2 = subprocess.check_output(["bash", os.path.join(src, "scripts/get_smollm2.sh"), sys.prefix],
+                                      text=True).strip().split("\n")[-1]
+    models = {"stories260k": os.path.join(src, "data/stories260k"), "tiny_llama3": make_tiny_llama3(out, src),
+              "smollm2": smollm2}
     for name, key, tasks, limit, fewshot in RUNS:
         r = run(name, models[key], tasks, limit, fewshot, data_dir)
         json.dump(r, open(os.path.join(out, name + ".json"), "w"), indent=0, default=str)
