@@ -97,14 +97,25 @@ std::vector<LLResult> LoglikelihoodScorer::score(const std::vector<LLRequest>& r
     auto acc = ids.accessor<int64_t, 2>();
     for (size_t i = b; i < e; ++i)
       for (size_t t = 0; t < seqs[order[i]].inp.size(); ++t) acc[int64_t(i - b)][int64_t(t)] = seqs[order[i]].inp[t];
-    torch::Tensor logits = m_->forward(ids.to(m_->device()));  // [B, L, V]
-    int64_t done = 0;
+    torch::Tensor h = m_->hidden(ids.to(m_->device()));  // [B, L, H]
+    // The LM head only where a continuation token is predicted (the context's logits are never
+    // used): rows (i, inplen - clen ... inplen - 1) of every use, in order.
+    std::vector<int64_t> rows;
     for (size_t i = b; i < e; ++i) {
       const Seq& s = seqs[order[i]];
-      int64_t inplen = int64_t(s.inp.size());
+      const int64_t inplen = int64_t(s.inp.size());
+      for (const auto& use : s.uses)
+        for (int64_t t = inplen - int64_t(use.second.size()); t < inplen; ++t) rows.push_back(int64_t(i - b) * L + t);
+    }
+    torch::Tensor idx = torch::tensor(rows, torch::kInt64).to(h.device());
+    torch::Tensor logits = m_->head(h.reshape({-1, h.size(2)}).index_select(0, idx));  // [rows, V]
+    int64_t done = 0, row = 0;
+    for (size_t i = b; i < e; ++i) {
+      const Seq& s = seqs[order[i]];
       for (const auto& [r, cont] : s.uses) {
         int64_t clen = int64_t(cont.size());
-        torch::Tensor lp = torch::log_softmax(logits[int64_t(i - b)].slice(0, inplen - clen, inplen).to(torch::kFloat32), -1);
+        torch::Tensor lp = torch::log_softmax(logits.slice(0, row, row + clen).to(torch::kFloat32), -1);
+        row += clen;
         torch::Tensor tgt = torch::tensor(cont, torch::kInt64).to(lp.device());
         double ll = lp.gather(1, tgt.unsqueeze(1)).sum().item<double>();
         bool greedy = torch::equal(lp.argmax(-1), tgt);

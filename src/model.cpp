@@ -238,12 +238,14 @@ Tensor CausalLMImpl::head(const Tensor& h) {
   return logits;
 }
 
-Tensor CausalLMImpl::forward(const Tensor& ids) {
+Tensor CausalLMImpl::hidden(const Tensor& ids) {
   auto r = rope(ids.size(1));
   Tensor h = embed(ids);
   for (int64_t i = 0; i < cfg_.num_layers; ++i) h = run_layer(i, h, r);
-  return head(h);
+  return h;
 }
+
+Tensor CausalLMImpl::forward(const Tensor& ids) { return head(hidden(ids)); }
 
 std::vector<CausalLMImpl::NamedLinear> CausalLMImpl::decoder_linears() const {
   std::vector<NamedLinear> out;

@@ -130,6 +130,8 @@ class CausalLMImpl : public torch::nn::Module {
   std::pair<RopeTables, RopeTables> rope(int64_t seq_len) const;
   torch::Tensor run_layer(int64_t i, const torch::Tensor& h, const std::pair<RopeTables, RopeTables>& rope);
   torch::Tensor head(const torch::Tensor& h);  // final norm + lm_head (+ soft-cap) → logits
+  // embed + every block: the last block's output [B, S, H], before the final norm; forward = head(hidden).
+  torch::Tensor hidden(const torch::Tensor& input_ids);
 
   // The prunable decoder linears (q,k,v,o,gate,up,down of every layer), in layer order.
   struct NamedLinear {
