@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Generates src/unicode_tables.inc: Unicode general categories (as ranges), canonical combining
+"""Generates src/text/unicode_tables.inc: Unicode general categories (as ranges), canonical combining
 classes, canonical decompositions and primary compositions (for NFC), from Python's unicodedata.
 
-Run: python3 scripts/gen_unicode_tables.py > src/unicode_tables.inc
+Run: python3 scripts/gen_unicode_tables.py > src/text/unicode_tables.inc
 The output is committed; regenerate only to move to a newer Unicode version.
 """
 import sys

@@ -12,11 +12,7 @@ build="$("$root/scripts/build.sh" | tail -n 1)"
 (cd "$build" && ctest --output-on-failure -j "${LEAP_TEST_JOBS:-2}" "$@")
 if ((hardening)); then
   echo "[test] unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan)" >&2
-  venv="$("$root/scripts/setup.sh" --quiet | tail -n 1)"
-  export LEAP_TORCH_PREFIX="$("$venv/bin/python" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')"
-  export LEAP_PYTHON="$venv/bin/python"
-  [[ -f "$root/build-asan/CMakeCache.txt" ]] || cmake --preset asan -S "$root" > /dev/null
-  cmake --build "$root/build-asan" -j "${LEAP_JOBS:-$(nproc)}" >&2
+  LEAP_PRESET=asan "$root/scripts/build.sh" > /dev/null
   (cd "$root" && ctest --preset asan-unit -j "${LEAP_TEST_JOBS:-2}")
   echo "[test] fuzzing: ${LEAP_FUZZ_SECONDS:-20} s per target" >&2
   "$root/scripts/fuzz.sh" "${LEAP_FUZZ_SECONDS:-20}"

@@ -9,11 +9,11 @@
 #include <functional>
 #include <string>
 
-#include "leap/calibration.h"
-#include "leap/error.h"
-#include "leap/layerwise.h"
-#include "leap/model.h"
-#include "leap/tokenizer.h"
+#include "prune/calibration.h"
+#include "base/error.h"
+#include "prune/layerwise.h"
+#include "model/model.h"
+#include "text/tokenizer.h"
 
 namespace leap::test {
 

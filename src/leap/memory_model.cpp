@@ -1,0 +1,151 @@
+// memory_model.cpp — see memory_model.h; docs/MEMORY.md explains each term.
+#include "leap/memory_model.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <sstream>
+
+#include "base/error.h"
+
+namespace leap {
+
+namespace {
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
+std::string count_str(int64_t n) {
+  if (n >= 1000000000) return strformat("%.2f B", double(n) / 1e9);
+  if (n >= 1000000) return strformat("%.1f M", double(n) / 1e6);
+  return strformat("%.1f K", double(n) / 1e3);
+}
+
+int64_t layer_linear_numel(const ModelConfig& c) {
+  const int64_t H = c.hidden_size, I = c.intermediate_size, q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim;
+  return H * q + 2 * H * kv + q * H + 3 * H * I;  // q, k, v, o, gate, up, down
+}
+int64_t largest_linear(const ModelConfig& c) {
+  const int64_t H = c.hidden_size, I = c.intermediate_size, q = c.num_heads * c.head_dim;
+  return std::max({H * I, H * q});
+}
+// Σ numel over the distinct linear sizes (q/o, k/v, gate/up/down): the CPU buffer pool keeps one
+// W⊙M and one dL/d(W⊙M) buffer per size (mask.cpp)
+int64_t distinct_linear_sizes(const ModelConfig& c) {
+  const int64_t H = c.hidden_size, I = c.intermediate_size, q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim;
+  std::vector<int64_t> sizes = {H * q, H * kv, H * I};
+  std::sort(sizes.begin(), sizes.end());
+  sizes.erase(std::unique(sizes.begin(), sizes.end()), sizes.end());
+  int64_t sum = 0;
+  for (int64_t n : sizes) sum += n;
+  return sum;
+}
+}  // namespace
+
+int64_t masked_param_count(const ModelConfig& c) { return c.num_layers * layer_linear_numel(c); }
+
+int64_t total_param_count(const ModelConfig& c) {
+  const int64_t H = c.hidden_size;
+  int64_t norms = c.num_layers * H * (c.sandwich_norms ? 4 : 2) + H;
+  if (c.qk_norm) norms += c.num_layers * 2 * c.head_dim;
+  int64_t bias = 0;
+  if (c.qkv_bias) bias += c.num_layers * (c.num_heads + 2 * c.num_kv_heads) * c.head_dim;
+  return masked_param_count(c) + c.vocab_size * H * (c.tie_word_embeddings ? 1 : 2) + norms + bias;
+}
+
+MemoryEstimate estimate_memory(const ModelConfig& c, const MemoryInputs& in, int64_t nsamples, int64_t calib_seqlen) {
+  MemoryEstimate e;
+  e.params = total_param_count(c);
+  e.masked = masked_param_count(c);
+  const double N = double(e.masked);
+  const double bm = double(in.mask_bytes), shards = in.shard ? double(in.world) : 1.0;
+  auto per_masked = [&](const std::string& name, double b) { e.terms.push_back({name, b, b * N}); };
+  auto fixed = [&](const std::string& name, double bytes) { e.terms.push_back({name, 0, bytes}); };
+
+  fixed("weights (all parameters, model dtype)", double(e.params) * double(in.model_bytes));
+  per_masked("mask logits theta", bm);
+  per_masked("theta gradients (flat buckets)", bm);
+  per_masked(in.shard ? "AdamW moments m, v (float32, sharded)" : "AdamW moments m, v (float32)", 8.0 / shards);
+  if (in.mask_bytes != 4) per_masked(in.shard ? "float32 master theta (sharded)" : "float32 master theta", 4.0 / shards);
+  if (in.shard && in.world > 1) per_masked("reduce-scatter output", bm / shards);
+  per_masked("sampled masks M (one micro-batch, kept for backward)", bm);
+  // the optimizer step's scratch, one bucket slice (a bucket holds whole linears up to the target):
+  // √v̂ + ε and the squared gradient in float32, a float32 copy of a bfloat16 gradient, two all-gather
+  // send buffers when sharded
+  const double bucket = std::min(N, std::max(in.bucket_mib * 1024 * 1024 / bm, double(largest_linear(c))));
+  fixed("optimizer step scratch (one bucket slice)",
+        bucket / shards * (4.0 + (in.mask_bytes != 4 ? 4.0 : 0.0) + (in.shard && in.world > 1 ? 2.0 * bm : 0.0)));
+
+  // activations kept for backward, per token (elements): per layer 4H + 5·heads·D + 4I (norm inputs
+  // and outputs, rotated q, repeated k and v, attention output and its copy into o_proj, gate, up,
+  // act, act·up), Gemma's sandwich norms 4H more; with --grad_checkpoint only the block inputs
+  // plus one block's worth during its recomputation.
+  const double act_b = (in.autocast || in.model_bytes == 2) ? 2.0 : double(in.model_bytes);
+  const double tokens = double(in.micro_batch * in.seqlen);
+  const double H = double(c.hidden_size), I = double(c.intermediate_size), q = double(c.num_heads * c.head_dim);
+  const double per_layer = 4 * H + 5 * q + 4 * I + (c.sandwich_norms ? 4 * H : 0);
+  const double layers = in.grad_checkpoint ? double(c.num_layers) * H / per_layer + 1.0 : double(c.num_layers);
+  fixed(in.grad_checkpoint ? "activations (block inputs + one recomputed block)" : "activations (all blocks)",
+        tokens * per_layer * layers * act_b);
+  // logits: float32 logits, log-softmax output, and their gradient; the head's own output too when
+  // it is not float32
+  fixed("logits and cross-entropy", tokens * double(c.vocab_size) * (12.0 + (act_b == 4 ? 0 : act_b)));
+  // CUDA (composite ops, one linear at a time): uniform noise and logistic terms while sampling; W⊙M,
+  // dL/d(W⊙M), dL/dM and dL/dθ in backward. CPU (fused loops, pooled buffers): W⊙M and dL/d(W⊙M) per
+  // distinct linear size, dL/dθ in place (float32) or beside it (bfloat16).
+  if (in.cuda)
+    fixed("transients of the largest linear", double(largest_linear(c)) * (12.0 + double(in.model_bytes) + 8.0 + bm));
+  else
+    fixed("W*M and gradient buffers (one per linear size)",
+          double(distinct_linear_sizes(c)) * (double(in.model_bytes) + 4.0 + (bm == 4 ? 0.0 : bm)));
+  fixed(in.cuda ? "runtime (CUDA context, cuBLAS, NCCL)" : "runtime (LibTorch, allocator)", in.cuda ? 1.0 * kGiB : 0.45 * kGiB);
+  for (const auto& t : e.terms) e.total += t.bytes;
+  // the Wanda prior on rank 0, before training: a second copy of the weights and the calibration
+  // activations (inputs and outputs of the current block)
+  e.prior_peak = 2.0 * double(e.params) * double(in.model_bytes) + 2.0 * double(nsamples * calib_seqlen) * H * act_b +
+                 (in.cuda ? 1.0 : 0.45) * kGiB;
+  return e;
+}
+
+std::string memory_estimate_table(const ModelConfig& c, const std::string& source, const TrainOptions& o,
+                                  const MemoryPlan& plan) {
+  const int model_dtype_bytes = plan.model_dtype_bytes, world = plan.world;
+  const bool cuda = plan.cuda;
+  MemoryInputs in;
+  in.model_bytes = model_dtype_bytes;
+  in.mask_bytes = o.mask_dtype == "bfloat16" ? 2 : 4;
+  in.world = world;
+  in.shard = o.shard_optimizer && world > 1;
+  in.micro_batch = o.micro_batch;
+  in.seqlen = o.seqlen;
+  in.grad_checkpoint = o.grad_checkpoint;
+  in.cuda = cuda;
+  in.autocast = cuda && model_dtype_bytes == 4;
+  in.bucket_mib = o.bucket_mib;
+  MemoryEstimate e = estimate_memory(c, in, plan.nsamples, plan.calib_seqlen);
+  std::ostringstream s;
+  s << strformat("memory estimate per rank (leap prune --dry_run) for %s\n", source.c_str());
+  s << strformat("  %s parameters, %s masked; %d rank(s)%s; mask dtype %s; model %d bytes/weight; micro-batch %lld x %lld tokens%s\n",
+                 count_str(e.params).c_str(), count_str(e.masked).c_str(), world, in.shard ? ", --shard_optimizer" : "",
+                 o.mask_dtype.c_str(), model_dtype_bytes, (long long)o.micro_batch, (long long)o.seqlen,
+                 o.grad_checkpoint ? ", --grad_checkpoint" : "");
+  const bool mib = e.total < kGiB;  // small models in MiB
+  const double unit = mib ? kGiB / 1024 : kGiB;
+  s << strformat("  %-58s %14s %10s\n", "component", "B/masked param", mib ? "MiB" : "GiB");
+  for (const auto& t : e.terms)
+    s << strformat("  %-58s %14s %10.2f\n", t.name.c_str(),
+                   t.bytes_per_masked > 0 ? strformat("%.2f", t.bytes_per_masked).c_str() : "-", t.bytes / unit);
+  const double budget = double(plan.gpu_memory_gib) * kGiB;
+  s << strformat("  %-58s %14s %10.2f  %s\n", "total while training", "", e.total / unit,
+                 !cuda ? "" : e.total <= budget ? strformat("(fits in %lld GiB)", (long long)plan.gpu_memory_gib).c_str()
+                                                : strformat("(does NOT fit in %lld GiB)", (long long)plan.gpu_memory_gib).c_str());
+  s << strformat("  %-58s %14s %10.2f\n", "rank 0 while computing the Wanda prior (before training)", "", e.prior_peak / unit);
+  s << "  total while training per rank on";
+  for (int w : {1, 2, 4, 8}) {
+    MemoryInputs iw = in;
+    iw.world = w;
+    iw.shard = o.shard_optimizer && w > 1;
+    s << strformat(" %d: %.2f %s%s", w, estimate_memory(c, iw).total / unit, mib ? "MiB" : "GiB", w == 8 ? "" : ",");
+  }
+  s << (o.shard_optimizer ? " (sharded)\n" : " (replicated; --shard_optimizer divides the AdamW state)\n");
+  return s.str();
+}
+
+}  // namespace leap

@@ -1,0 +1,606 @@
+// trainer.cpp — see trainer.h. The equations of docs/METHOD.md §1 stand beside the lines that implement them.
+#include "leap/trainer.h"
+
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include "prune/calibration.h"
+#include "base/error.h"
+#include "base/fs_util.h"
+#include "base/log.h"
+#include "model/mask.h"
+#include "model/model.h"
+#include "base/progress.h"
+#include "model/grad_checkpoint.h"
+#include "leap/train_state.h"
+#include "leap/bucketed_adamw.h"
+#include "leap/distributed.h"
+
+#include <ATen/autocast_mode.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <sstream>
+
+namespace leap {
+using torch::Tensor;
+using ojson = nlohmann::ordered_json;
+
+namespace {
+constexpr size_t kMaxTrainingTokens = size_t(1) << 32;  // 32 GiB of int64 ids
+}  // namespace
+
+Tensor pack_training_blocks(const Tokenizer& tok, const std::string& path, int64_t seqlen) {
+  LEAP_CHECK(seqlen >= 2, "--seqlen must be at least 2");
+  std::vector<std::string> docs = read_documents(path, nullptr);
+  std::vector<int64_t> all;
+  for (const auto& d : docs) {
+    auto ids = tok.encode(d, true);
+    all.insert(all.end(), ids.begin(), ids.end());
+    if (all.size() > kMaxTrainingTokens)  // a bound, not an allocation attempt that ends in the OOM killer
+      fail("%s: more than %zu tokens of training text; use a smaller file", path.c_str(), kMaxTrainingTokens);
+  }
+  int64_t n = int64_t(all.size()) / seqlen;
+  if (n == 0) fail("%s: %zu tokens are fewer than one --seqlen %lld block", path.c_str(), all.size(), (long long)seqlen);
+  all.resize(size_t(n * seqlen));
+  return torch::tensor(all, torch::kInt64).view({n, seqlen});
+}
+
+namespace {
+
+// HF get_cosine_schedule_with_warmup: factor for the optimizer step index t (0-based).
+double lr_factor(int64_t t, int64_t warmup, int64_t T) {
+  if (t < warmup) return double(t) / double(std::max<int64_t>(1, warmup));
+  double progress = double(t - warmup) / double(std::max<int64_t>(1, T - warmup));
+  return std::max(0.0, 0.5 * (1.0 + std::cos(M_PI * progress)));
+}
+
+}  // namespace
+
+namespace {
+
+// Resident set size of this process in MiB (Linux).
+double rss_mib() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");  // procfs reports size 0: read it as a stream
+  if (!f) return 0;
+  long pages = 0, resident = 0;
+  int n = std::fscanf(f, "%ld %ld", &pages, &resident);
+  std::fclose(f);
+  return n == 2 ? double(resident) * double(::sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0) : 0.0;
+}
+
+// The Gumbel noise of global micro-batch a of step t comes from its own seed, so any rank can draw
+// it: the masks (and so the result) do not depend on how micro-batches are spread over ranks.
+uint64_t mix64(uint64_t x) {  // splitmix64 finaliser
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+uint64_t noise_seed(int64_t seed, int64_t t, int64_t a, size_t linear) {
+  return mix64(mix64(mix64(mix64(uint64_t(seed)) ^ uint64_t(t)) ^ uint64_t(a)) ^ uint64_t(linear));
+}
+
+// Peak resident set size (VmHWM) in MiB, and its reset (Linux: "5" > /proc/self/clear_refs).
+double peak_rss_mib() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  char line[256];
+  double kib = 0;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "VmHWM: %lf kB", &kib) == 1) break;
+  std::fclose(f);
+  return kib / 1024.0;
+}
+void reset_peak_rss() {
+  if (std::FILE* f = std::fopen("/proc/self/clear_refs", "w")) {
+    std::fputs("5", f);
+    std::fclose(f);
+  }
+}
+
+}  // namespace
+
+namespace {
+
+void check_options(const TrainOptions& o, int W) {
+  LEAP_CHECK(o.steps >= 1, "--steps must be at least 1");
+  LEAP_CHECK(o.micro_batch >= 1 && o.global_batch >= o.micro_batch && o.global_batch % o.micro_batch == 0,
+             "--global_batch (%lld) must be a positive multiple of --micro_batch (%lld)", (long long)o.global_batch,
+             (long long)o.micro_batch);
+  LEAP_CHECK((o.global_batch / o.micro_batch) % W == 0,
+             "--global_batch (%lld) must be a multiple of --micro_batch x ranks (%lld x %d): every rank runs the same "
+             "number of micro-batches",
+             (long long)o.global_batch, (long long)o.micro_batch, W);
+  LEAP_CHECK(o.final_mask == "exact" || o.final_mask == "threshold", "--final_mask must be exact or threshold");
+  if ((o.save_every > 0 || o.resume || o.max_steps_per_run > 0) && o.ckpt_dir.empty())
+    fail("--save_every / --resume / --max_steps_per_run need --ckpt_dir (or --save_model)");
+}
+
+// The decoder linears in layer order, and which of them belong to each block.
+struct MaskedLinears {
+  std::vector<CausalLMImpl::NamedLinear> all;
+  std::vector<std::string> names;
+  std::vector<std::vector<int64_t>> shapes;
+  std::vector<std::vector<size_t>> of_block;  // of_block[l]: indices into `all` of block l's linears
+};
+
+MaskedLinears masked_linears(CausalLM& m) {
+  MaskedLinears L;
+  L.all = m->decoder_linears();
+  L.of_block.resize(size_t(m->config().num_layers));
+  for (size_t i = 0; i < L.all.size(); ++i) {
+    L.names.push_back(L.all[i].name);
+    L.shapes.push_back(L.all[i].linear->weight.sizes().vec());
+    L.of_block[size_t(L.all[i].layer)].push_back(i);
+  }
+  return L;
+}
+
+// θ from the Wanda prior: θ ~ N(0, σ0²) + strength·std(θ)·(±1)   (docs/METHOD.md §1.3). The prior
+// is computed on rank 0 and its keep masks broadcast (the same masks as one process).
+std::vector<Tensor> initial_logits(const MaskedLinears& L, const PriorFn& make_prior, const TrainOptions& o,
+                                   at::Generator& gen, Comm* comm, const torch::Device& dev) {
+  const bool main_rank = !comm || comm->main();
+  std::map<std::string, Tensor> prior;
+  if (main_rank) prior = make_prior();
+  std::vector<Tensor> init;
+  for (size_t i = 0; i < L.all.size(); ++i) {
+    Tensor keep;
+    if (main_rank) {
+      auto it = prior.find(L.names[i]);
+      LEAP_CHECK(it != prior.end(), "no prior mask for %s", L.names[i].c_str());
+      keep = it->second;
+    }
+    if (comm) {
+      Tensor k = main_rank ? keep.to(dev).to(torch::kUInt8).contiguous()
+                           : torch::empty(L.shapes[i], torch::TensorOptions().dtype(torch::kUInt8).device(dev));
+      comm->broadcast(k, 0);
+      keep = k.to(torch::kBool);
+    }
+    init.push_back(init_logits(keep, o.init_std, o.prior_strength, gen));
+  }
+  return init;
+}
+
+// The data order: packed blocks, shuffled with the seed at the start of every epoch (the same
+// order on every rank); its state goes into training checkpoints.
+class BlockSampler {
+ public:
+  BlockSampler(Tensor blocks, uint64_t seed) : blocks_(std::move(blocks)), rng_(seed), order_(size_t(blocks_.size(0))) {
+    std::iota(order_.begin(), order_.end(), 0);
+    std::shuffle(order_.begin(), order_.end(), rng_);
+  }
+  void restore(const TrainState& st) {
+    std::istringstream in(st.data_rng);
+    in >> rng_;
+    LEAP_CHECK(st.order.size() == order_.size(), "resume: the training data has %zu blocks, the checkpoint %zu",
+               order_.size(), st.order.size());
+    order_ = st.order;
+    cursor_ = size_t(st.cursor);
+  }
+  void save(TrainState& st) const {
+    std::ostringstream out;
+    out << rng_;
+    st.data_rng = out.str();
+    st.order = order_;
+    st.cursor = int64_t(cursor_);
+  }
+  Tensor next(int64_t n) {  // [n, seqlen]
+    std::vector<int64_t> idx;
+    for (int64_t i = 0; i < n; ++i) {
+      if (cursor_ == order_.size()) {
+        std::shuffle(order_.begin(), order_.end(), rng_);
+        cursor_ = 0;
+      }
+      idx.push_back(order_[cursor_++]);
+    }
+    return blocks_.index_select(0, torch::tensor(idx, torch::kInt64));
+  }
+  int64_t size() const { return blocks_.size(0); }
+
+ private:
+  Tensor blocks_;
+  std::mt19937_64 rng_;
+  std::vector<int64_t> order_;
+  size_t cursor_ = 0;
+};
+
+// The regulariser's constants (docs/METHOD.md §1.1).
+struct Regulariser {
+  double masked = 0;       // ΣN: masked weights
+  double wnorm_total = 0;  // Σ_l ‖W_l‖_F
+  double target_density = 0.5;  // d* = 1 − s
+  double sparse_reg = 0, weight_reg = 0;
+  int64_t grad_acc = 1;  // micro-batches per step (the loss terms are averaged over them)
+};
+
+// One micro-batch's sampled masks, with the regulariser's gradient w.r.t. ΣM and ‖M_l ⊙ W_l‖
+// already attached for the masked linears' backward to carry on to θ (mask.h).
+struct MicroBatchMasks {
+  std::vector<LinearMask> masks;
+  double density = 0, reward = 0, reg = 0;  // d(M), R(M) and the regulariser's value
+};
+
+MicroBatchMasks sample_micro_batch_masks(const MaskedLinears& L, const std::vector<Tensor>& thetas,
+                                         const Regulariser& g, double kappa, double tau, double progress,
+                                         const std::function<uint64_t(size_t)>& seed_of) {
+  const size_t n = L.all.size();
+  MicroBatchMasks mb;
+  mb.masks.resize(n);
+  std::vector<double> wnorms(n);
+  double msum_v = 0;
+  for (size_t i = 0; i < n; ++i) {
+    // fresh Gumbel-sigmoid sample: M = σ((κθ + log u − log(1−u))/τ)   (docs/METHOD.md §1.2)
+    MaskSample s = sample_mask(thetas[i], L.all[i].linear->weight, kappa, tau, seed_of(i));
+    mb.masks[i].M = s.M;
+    mb.masks[i].theta = thetas[i];
+    mb.masks[i].scale = kappa / tau;
+    msum_v += s.sum;      // Σ M
+    wnorms[i] = s.wnorm;  // ‖M ⊙ W‖_F
+  }
+  // the regulariser is a function of ΣM and the ‖M_l ⊙ W_l‖ alone: its value and its derivatives
+  // w.r.t. them
+  Tensor msum = torch::tensor(msum_v, torch::kFloat64).requires_grad_(true);
+  Tensor rnum = torch::tensor(wnorms, torch::kFloat64).requires_grad_(true);
+  Tensor d = msum / g.masked;           // d(M) = ΣM / ΣN
+  Tensor R = rnum.sum() / g.wnorm_total;  // R(M) = Σ‖M⊙W‖ / Σ‖W‖
+  // λ_s·|d − d*| − λ_w·(1 − t/T)·R, averaged over the global batch's micro-batches (this scale
+  // makes the sum over ranks the mean)
+  Tensor reg = (g.sparse_reg * (d - g.target_density).abs() - g.weight_reg * (1.0 - progress) * R) / double(g.grad_acc);
+  reg.backward();
+  const double g_sum = msum.grad().item<double>();
+  for (size_t i = 0; i < n; ++i) {
+    mb.masks[i].g_sum = g_sum;
+    mb.masks[i].g_w2 = wnorms[i] > 0 ? rnum.grad()[int64_t(i)].item<double>() / wnorms[i] : 0.0;
+  }
+  mb.density = d.item<double>();
+  mb.reward = R.item<double>();
+  mb.reg = reg.item<double>();
+  return mb;
+}
+
+// Where a non-finite loss starts: the sampled masks, or the first block whose output is not
+// finite (a no-grad forward with the same masks).
+std::string locate_non_finite(CausalLM& m, MaskedLinears& L, const std::vector<LinearMask>& masks, const Tensor& x,
+                              const std::pair<RopeTables, RopeTables>& rope) {
+  torch::NoGradGuard ng;
+  for (size_t i = 0; i < masks.size(); ++i)
+    if (!torch::isfinite(masks[i].M).all().item<bool>()) return "in the sampled mask of " + L.names[i];
+  std::string where = "in the loss terms";
+  Tensor h = m->embed(x);
+  if (!torch::isfinite(h).all().item<bool>()) where = "in the embeddings";
+  for (int64_t li = 0; li < m->config().num_layers && where == "in the loss terms"; ++li) {
+    for (size_t i : L.of_block[size_t(li)]) L.all[i].linear->mask = LinearMask{masks[i].M, Tensor()};
+    h = m->run_layer(li, h, rope);
+    if (!torch::isfinite(h).all().item<bool>())
+      where = strformat("in the output of block %lld (model.layers.%lld)", (long long)li, (long long)li);
+  }
+  if (where == "in the loss terms" && !torch::isfinite(m->head(h)).all().item<bool>()) where = "in the logits";
+  for (auto& l : L.all) l.linear->mask = LinearMask();
+  return where;
+}
+
+// The final hard mask (docs/METHOD.md §1.7): "exact" keeps the global top-k of θ at the budget
+// (ties at the threshold: the earliest, so the count is exact); "threshold" keeps θ > 0.
+std::map<std::string, Tensor> final_keep_masks(const std::vector<Tensor>& theta, const MaskedLinears& L,
+                                               double sparsity, const std::string& rule) {
+  torch::NoGradGuard ng;
+  std::map<std::string, Tensor> keep;
+  if (rule != "exact") {
+    for (size_t i = 0; i < L.all.size(); ++i) keep[L.names[i]] = theta[i] > 0;
+    return keep;
+  }
+  std::vector<Tensor> flat;
+  for (const auto& th : theta) flat.push_back(th.flatten());
+  Tensor all = torch::cat(flat);
+  const int64_t total = all.numel();
+  const int64_t keep_n = total - int64_t(double(total) * sparsity);
+  Tensor sorted = std::get<0>(all.sort(/*stable=*/true, 0, /*descending=*/true));
+  const double thresh = keep_n > 0 ? sorted[keep_n - 1].item<double>() : std::numeric_limits<double>::infinity();
+  int64_t ties_to_keep = keep_n - (all > thresh).sum().item<int64_t>();
+  for (size_t i = 0; i < L.all.size(); ++i) {
+    const Tensor& th = theta[i];
+    Tensor k = th > thresh;
+    Tensor tie = (th == thresh).flatten();
+    if (ties_to_keep > 0 && tie.any().item<bool>()) {
+      Tensor idx = tie.nonzero().flatten().slice(0, 0, ties_to_keep);
+      k.view({-1}).index_fill_(0, idx, true);
+      ties_to_keep -= idx.numel();
+    }
+    keep[L.names[i]] = k;
+  }
+  return keep;
+}
+
+// Sums of one optimizer step's micro-batches (over all ranks after reduce()).
+struct StepSums {
+  double ce = 0, density = 0, reward = 0;
+};
+
+class Trainer {
+ public:
+  Trainer(CausalLM& m, const Tokenizer& tok, const TrainOptions& o, const TrainContext& ctx);
+  LeapResult run(const PriorFn& make_prior);
+
+ private:
+  void start(const PriorFn& make_prior);          // fresh from the prior, or resumed
+  StepSums step(int64_t t, double kappa, double tau, double lr);
+  double micro_batch(int64_t t, int64_t a, const Tensor& x, double kappa, double tau, StepSums& sums);
+  void log_step(int64_t t, const StepSums& sums, double gnorm, double kappa, double tau, double lr);
+  void snapshot(int64_t step_done);               // collective when sharded; rank 0 writes
+  std::vector<double> peak_rss_per_rank();
+
+  CausalLM& m_;
+  const Tokenizer& tok_;
+  const TrainOptions& o_;
+  TrainContext ctx_;
+  Comm* comm_;
+  int W_ = 1, rank_ = 0;
+  bool main_rank_ = true;
+  torch::Device dev_;
+  MaskedLinears L_;
+  nlohmann::json fp_;
+  at::Generator gen_;
+  std::unique_ptr<BucketedAdamW> opt_;
+  std::unique_ptr<BlockSampler> data_;
+  Regulariser reg_;
+  MaskSchedule sched_;
+  TrainState resumed_state_;
+  bool resumed_ = false;
+  bool autocast_ = false;  // float32 model on CUDA: bf16 autocast
+  int64_t T_ = 0, local_acc_ = 1, first_mb_ = 0, start_ = 0;
+  std::string log_lines_;
+  double first_ce_ = 0, last_ce_ = 0;
+  Stopwatch sw_;
+};
+
+Trainer::Trainer(CausalLM& m, const Tokenizer& tok, const TrainOptions& o, const TrainContext& ctx)
+    : m_(m), tok_(tok), o_(o), ctx_(ctx), comm_(ctx.comm), dev_(m->device()),
+      gen_(at::make_generator<at::CPUGeneratorImpl>(uint64_t(ctx.seed))),  // initial logits
+      sched_{o.tau_start, o.tau_end, o.kappa_start, o.kappa_end} {
+  W_ = comm_ ? comm_->world() : 1;
+  rank_ = comm_ ? comm_->rank() : 0;
+  main_rank_ = rank_ == 0;
+  if (W_ == 1) comm_ = nullptr;
+  check_options(o, W_);
+  const torch::Dtype mask_dtype = parse_dtype(o.mask_dtype);
+  LEAP_CHECK(mask_dtype == torch::kFloat32 || mask_dtype == torch::kBFloat16,
+             "--mask_dtype must be float32 or bfloat16 (got %s)", o.mask_dtype.c_str());
+  L_ = masked_linears(m);
+  fp_ = ctx.fingerprint;
+  for (auto [k, v] : {std::pair<const char*, nlohmann::json>{"sparsity", ctx.sparsity}, {"steps", o.steps},
+                      {"global_batch", o.global_batch}, {"seqlen", o.seqlen}, {"seed", ctx.seed}, {"lr", o.lr},
+                      {"mask_dtype", o.mask_dtype}, {"final_mask", o.final_mask}})
+    fp_[k] = v;
+  // θ in flat buckets (replicated or sharded AdamW)
+  BucketedAdamWOptions ao;
+  ao.beta1 = o.beta1;
+  ao.beta2 = o.beta2;
+  ao.weight_decay = o.weight_decay;
+  ao.shard = o.shard_optimizer && W_ > 1;
+  ao.bucket_mib = o.bucket_mib;
+  if (o.shard_optimizer && W_ == 1) LEAP_WARN("--shard_optimizer has no effect in a single process");
+  opt_ = std::make_unique<BucketedAdamW>(L_.shapes, mask_dtype, dev_, ao, comm_);
+  T_ = o.steps;
+  reg_.grad_acc = o.global_batch / o.micro_batch;
+  local_acc_ = reg_.grad_acc / W_;
+  first_mb_ = int64_t(rank_) * local_acc_;  // this rank's micro-batches of each step
+  autocast_ = dev_.is_cuda() && m->dtype() == torch::kFloat32;
+}
+
+void Trainer::start(const PriorFn& make_prior) {
+  resumed_ = o_.resume && load_latest_train_state(o_.ckpt_dir, L_.names, fp_, resumed_state_);  // every rank reads it
+  if (resumed_) {
+    opt_->set_theta(resumed_state_.theta);
+    opt_->set_moments(resumed_state_.exp_avg, resumed_state_.exp_avg_sq);
+    gen_.set_state(resumed_state_.cpu_rng);
+    LEAP_INFO("resumed from %s/step_%08lld", o_.ckpt_dir.c_str(), (long long)resumed_state_.step);
+  } else {
+    if (o_.resume) LEAP_INFO("--resume: no checkpoint in %s, starting from step 0", o_.ckpt_dir.c_str());
+    opt_->set_theta(initial_logits(L_, make_prior, o_, gen_, comm_, dev_));
+  }
+  LEAP_INFO("LEAP state: %s", opt_->describe().c_str());
+  reg_.masked = double(opt_->numel());
+  for (const auto& l : L_.all) reg_.wnorm_total += l.linear->weight.to(torch::kFloat32).norm().item<double>();
+  reg_.target_density = 1.0 - ctx_.sparsity;  // d* = 1 − s
+  reg_.sparse_reg = o_.sparse_reg;
+  reg_.weight_reg = o_.weight_reg;
+
+  data_ = std::make_unique<BlockSampler>(pack_training_blocks(tok_, o_.train_data, o_.seqlen), uint64_t(ctx_.seed));
+  if (resumed_) data_->restore(resumed_state_);
+  log_lines_ = resumed_ ? resumed_state_.metrics : "";
+  first_ce_ = resumed_ ? resumed_state_.first_ce : 0;
+  start_ = resumed_ ? resumed_state_.step : 0;
+  LEAP_INFO("LEAP: %lld masked weights in %zu linears; %lld training blocks of %lld tokens from %s; %lld steps x %lld sequences%s",
+            (long long)opt_->numel(), L_.all.size(), (long long)data_->size(), (long long)o_.seqlen,
+            o_.train_data.c_str(), (long long)o_.steps, (long long)o_.global_batch,
+            W_ > 1 ? strformat(" over %d ranks (%lld micro-batches of %lld each per step)", W_, (long long)local_acc_,
+                               (long long)o_.micro_batch).c_str()
+                   : "");
+}
+
+// One micro-batch: masks, forward through every block with them, CE, backward. Returns the CE.
+double Trainer::micro_batch(int64_t t, int64_t a, const Tensor& x, double kappa, double tau, StepSums& sums) {
+  const std::vector<Tensor>& thetas = opt_->params();
+  MicroBatchMasks mb = sample_micro_batch_masks(L_, thetas, reg_, kappa, tau, double(t) / double(T_),
+                                                [&](size_t i) { return noise_seed(ctx_.seed, t, a, i); });
+  auto rope = m_->rope(o_.seqlen);
+  if (autocast_) {
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+  }
+  Tensor h = m_->embed(x);
+  for (int64_t li = 0; li < m_->config().num_layers; ++li) {
+    const std::vector<size_t>& idx = L_.of_block[size_t(li)];
+    if (o_.grad_checkpoint) {
+      std::vector<LinearMask> block_masks;
+      for (size_t i : idx) block_masks.push_back(mb.masks[i]);
+      h = recomputed_block(*m_, li, h, block_masks, rope);
+    } else {
+      for (size_t i : idx) L_.all[i].linear->mask = mb.masks[i];
+      h = m_->run_layer(li, h, rope);
+    }
+  }
+  Tensor logits = m_->head(h.slice(1, 0, o_.seqlen - 1)).to(torch::kFloat32);  // [b, L−1, V]: the last position predicts nothing
+  if (autocast_) {
+    at::autocast::set_autocast_enabled(at::kCUDA, false);
+    at::autocast::clear_cache();
+  }
+  Tensor ce = torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}), x.slice(1, 1).reshape({-1}));
+  Tensor loss = ce / double(reg_.grad_acc);  // its backward: the CE part; the regulariser's comes with it
+  const double ce_v = ce.item<double>();
+  if (!std::isfinite(ce_v) || !std::isfinite(mb.reg))
+    fail("LEAP step %lld, micro-batch %lld%s: non-finite loss (CE %g), first non-finite values %s; stopping (the "
+         "last checkpoint, if any, is kept)",
+         (long long)(t + 1), (long long)a, W_ > 1 ? strformat(" on rank %d", rank_).c_str() : "", ce_v,
+         locate_non_finite(m_, L_, mb.masks, x, rope).c_str());
+  loss.backward();
+  for (auto& l : L_.all) l.linear->mask = LinearMask();
+  sums.ce += ce_v;
+  sums.density += mb.density;
+  sums.reward += mb.reward;
+  return ce_v;
+}
+
+StepSums Trainer::step(int64_t t, double kappa, double tau, double lr) {
+  opt_->zero_grad();
+  Tensor batch = data_->next(o_.global_batch);  // [global_batch, seqlen], the same on every rank
+  StepSums sums;
+  for (int64_t j = 0; j < local_acc_; ++j) {
+    const int64_t a = first_mb_ + j;  // global micro-batch index
+    if (j + 1 == local_acc_) opt_->arm_reduction();  // its backward completes this rank's gradients
+    Tensor x = batch.slice(0, a * o_.micro_batch, (a + 1) * o_.micro_batch).to(dev_);
+    micro_batch(t, a, x, kappa, tau, sums);
+  }
+  opt_->finish_reduction();  // θ gradients summed over ranks (bucket by bucket, overlapping backward)
+  if (comm_) {
+    Tensor s = torch::tensor({sums.ce, sums.density, sums.reward}, torch::TensorOptions().dtype(torch::kFloat64)).to(dev_);
+    comm_->allreduce_sum(s);
+    s = s.cpu();
+    sums = {s[0].item<double>(), s[1].item<double>(), s[2].item<double>()};
+  }
+  const double gnorm = opt_->clip_grad_norm(o_.max_grad_norm);
+  if (!std::isfinite(gnorm)) {
+    std::string where;
+    const std::vector<Tensor>& thetas = opt_->params();
+    for (size_t i = 0; i < thetas.size() && where.empty(); ++i)
+      if (!torch::isfinite(thetas[i].grad()).all().item<bool>()) where = L_.names[i];
+    fail("LEAP step %lld: non-finite mask-logit gradient%s%s; stopping (the last checkpoint, if any, is kept)",
+         (long long)(t + 1), where.empty() ? "" : " in ", where.c_str());
+  }
+  opt_->step(t + 1, lr);
+  const double ce_mean = sums.ce / double(reg_.grad_acc);
+  if (t == 0) first_ce_ = ce_mean;
+  last_ce_ = ce_mean;
+  if (main_rank_ && ((t + 1) % o_.log_every == 0 || t == start_ || t + 1 == T_)) log_step(t, sums, gnorm, kappa, tau, lr);
+  return sums;
+}
+
+// The log line and the metrics record (--log_file, and the checkpoint's copy).
+void Trainer::log_step(int64_t t, const StepSums& sums, double gnorm, double kappa, double tau, double lr) {
+  torch::NoGradGuard ng;
+  const std::vector<Tensor>& thetas = opt_->params();
+  const double ce_mean = sums.ce / double(reg_.grad_acc);
+  int64_t pos = 0;
+  for (const auto& th : thetas) pos += (th > 0).sum().item<int64_t>();
+  const double hard = double(pos) / reg_.masked, soft = sums.density / double(reg_.grad_acc);
+  const double penalty = o_.sparse_reg * std::abs(soft - reg_.target_density);
+  const double el = sw_.seconds(), tok_s = double((t + 1 - start_) * o_.global_batch * o_.seqlen) / el;
+  LEAP_INFO("step %lld/%lld | ce %.4f | density pen %.4f | soft density %.4f | hard density %.4f | tau %.3f | kappa %.1f | lr %.2e | %.0f tok/s | rss %.0f MiB | eta %s",
+            (long long)(t + 1), (long long)T_, ce_mean, penalty, soft, hard, tau, kappa, lr, tok_s, rss_mib(),
+            format_duration(el / double(t + 1 - start_) * double(T_ - t - 1)).c_str());
+  ojson per_block = ojson::array();
+  for (const auto& idx : L_.of_block) {
+    int64_t p = 0, n = 0;
+    for (size_t i : idx) p += (thetas[i] > 0).sum().item<int64_t>(), n += thetas[i].numel();
+    per_block.push_back(double(p) / double(n));
+  }
+  ojson rec = {{"step", t + 1}, {"ce", ce_mean}, {"density_penalty", penalty},
+               {"soft_density", soft}, {"hard_density", hard}, {"weight_reward", sums.reward / double(reg_.grad_acc)},
+               {"grad_norm", gnorm}, {"tau", tau}, {"kappa", kappa}, {"lr", lr}, {"tokens_per_s", tok_s},
+               {"rss_mib", rss_mib()}, {"ranks", W_}, {"block_hard_density", per_block}};
+  log_lines_ += rec.dump() + "\n";
+  if (!o_.log_file.empty()) write_file_atomic(o_.log_file, log_lines_);
+}
+
+void Trainer::snapshot(int64_t step_done) {
+  TrainState s;
+  s.step = step_done;
+  opt_->gather(&s.theta, &s.exp_avg, &s.exp_avg_sq);
+  if (main_rank_) {
+    s.cpu_rng = gen_.get_state();
+    data_->save(s);
+    s.fingerprint = fp_;
+    s.metrics = log_lines_;
+    s.first_ce = first_ce_;
+    save_train_state(o_.ckpt_dir, L_.names, s);
+  }
+  if (comm_) comm_->barrier();
+}
+
+// Peak resident memory of each rank while training (every rank learns all of them).
+std::vector<double> Trainer::peak_rss_per_rank() {
+  Tensor peaks = torch::zeros({W_}, torch::TensorOptions().dtype(torch::kFloat64));
+  peaks[rank_] = peak_rss_mib();
+  if (comm_) {
+    Tensor p = peaks.to(dev_);
+    comm_->allreduce_sum(p);
+    peaks = p.cpu();
+  }
+  return std::vector<double>(peaks.data_ptr<double>(), peaks.data_ptr<double>() + W_);
+}
+
+LeapResult Trainer::run(const PriorFn& make_prior) {
+  start(make_prior);
+  reset_peak_rss();  // the training peak, without the prior's second model copy
+  std::vector<double> step_seconds;  // wall time of each step of this invocation (benchmarks)
+  int64_t t = start_;
+  for (; t < T_; ++t) {
+    Stopwatch step_sw;
+    if (o_.max_steps_per_run > 0 && t - start_ >= o_.max_steps_per_run) break;
+    step(t, sched_.kappa(t, T_), sched_.tau(t, T_), o_.lr * lr_factor(t, o_.warmup_steps, T_));
+    step_seconds.push_back(step_sw.seconds());
+    if (o_.save_every > 0 && (t + 1) % o_.save_every == 0 && t + 1 < T_) snapshot(t + 1);
+  }
+  release_mask_buffers();
+  const std::vector<double> peaks = peak_rss_per_rank();
+  const double state_mib = double(opt_->state_bytes()) / (1024.0 * 1024.0);
+  std::string peak_list;
+  for (int r = 0; r < W_; ++r) peak_list += strformat("%s%.0f", r ? ", " : "", peaks[size_t(r)]);
+  if (t > start_)
+    LEAP_INFO("peak resident memory while training: %s MiB%s; mask state %.1f MiB per rank", peak_list.c_str(),
+              W_ > 1 ? " (ranks 0..)" : "", state_mib);
+  LeapResult res;
+  opt_->gather(&res.theta, nullptr, nullptr);  // float32 (the master copy where θ is bfloat16)
+  if (t < T_) {  // stopped by --max_steps_per_run
+    snapshot(t);
+    LEAP_INFO("stopped after step %lld of %lld; checkpoint in %s (continue with --resume)", (long long)t, (long long)T_,
+              o_.ckpt_dir.c_str());
+    res.summary = {{"stopped_at_step", t}, {"ckpt_dir", o_.ckpt_dir}};
+    return res;
+  }
+  res.finished = true;
+  res.keep = final_keep_masks(res.theta, L_, ctx_.sparsity, o_.final_mask);
+  torch::NoGradGuard ng;
+  for (auto& l : L_.all) l.linear->weight.mul_(res.keep[l.name].to(dev_).to(l.linear->weight.scalar_type()));
+  res.summary = {{"steps", T_}, {"global_batch", o_.global_batch}, {"micro_batch", o_.micro_batch}, {"seqlen", o_.seqlen},
+                 {"train_data", o_.train_data}, {"final_mask", o_.final_mask}, {"first_step_ce", first_ce_},
+                 {"last_step_ce", last_ce_}, {"train_seconds", sw_.seconds()}, {"resumed_from_step", start_},
+                 {"grad_checkpoint", o_.grad_checkpoint}, {"mask_dtype", o_.mask_dtype}, {"ranks", W_},
+                 {"shard_optimizer", o_.shard_optimizer && W_ > 1}, {"peak_rss_mib_per_rank", peaks},
+                 {"mask_state_mib_per_rank", state_mib}};
+  res.step_seconds = step_seconds;
+  return res;
+}
+
+}  // namespace
+
+LeapResult train_leap(CausalLM& m, const Tokenizer& tok, const PriorFn& make_prior, const TrainOptions& o,
+                      const TrainContext& ctx) {
+  Trainer trainer(m, tok, o, ctx);
+  return trainer.run(make_prior);
+}
+
+}  // namespace leap

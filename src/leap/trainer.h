@@ -1,0 +1,51 @@
+// trainer.h — LEAP end to end (docs/METHOD.md §1): Wanda prior → per-weight logits → training of
+// the logits only (causal-LM CE + global density penalty − decaying weight-norm reward; AdamW,
+// cosine schedule with warm-up, gradient accumulation, clipping; τ/κ annealing) → final hard mask
+// (exact global top-k at the budget, or θ > 0) applied to the frozen weights.
+#pragma once
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "model/model.h"
+#include "leap/train_options.h"
+#include "text/tokenizer.h"
+
+namespace leap { class Comm; }
+
+namespace leap {
+
+struct LeapResult {
+  bool finished = false;                      // false: stopped early (--max_steps_per_run), checkpoint written
+  std::map<std::string, torch::Tensor> keep;  // final keep masks by linear name (when finished)
+  std::vector<torch::Tensor> theta;           // the mask logits at the end of this run
+  nlohmann::ordered_json summary;             // training summary for leap_sparsity.json
+  std::vector<double> step_seconds;           // wall time of each optimizer step of this run
+};
+
+using PriorFn = std::function<std::map<std::string, torch::Tensor>()>;
+
+// What the run around the trainer decides.
+struct TrainContext {
+  double sparsity = 0.5;  // the global budget s over the decoder linears (--sparsity)
+  int64_t seed = 0;       // --seed: initial logits, data order, mask noise
+  nlohmann::json fingerprint = nlohmann::json::object();  // identifies the run (model, data) for --resume
+  Comm* comm = nullptr;   // data parallelism; null for one process
+};
+
+// Trains masks for `m` (weights untouched until the end, then pruned in place). make_prior
+// returns Wanda keep masks by linear name; it is not called when resuming from a checkpoint.
+// With a Comm of W ranks every rank calls this with the same arguments: rank r runs micro-batches
+// [r·A/W, (r+1)·A/W) of each global batch (A = global_batch / micro_batch), make_prior is called
+// on rank 0 only, and the result (θ, masks) equals the single-process run's up to floating-point
+// summation order. The checkpoint folder is o.ckpt_dir (needed by save_every / resume /
+// max_steps_per_run).
+LeapResult train_leap(CausalLM& m, const Tokenizer& tok, const PriorFn& make_prior, const TrainOptions& o,
+                      const TrainContext& ctx = {});
+
+// Packs the documents of `path` into [nblocks, seqlen] blocks (each document tokenised with the
+// tokenizer's default special tokens, concatenated, remainder dropped).
+torch::Tensor pack_training_blocks(const Tokenizer& tok, const std::string& path, int64_t seqlen);
+
+}  // namespace leap

@@ -1,0 +1,81 @@
+// grad_checkpoint.cpp — see grad_checkpoint.h.
+#include "model/grad_checkpoint.h"
+
+#include <torch/csrc/autograd/custom_function.h>
+
+namespace leap {
+using torch::Tensor;
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+namespace {
+
+struct BlockCall {
+  CausalLMImpl* model;
+  int64_t layer;
+  const std::pair<RopeTables, RopeTables>* rope;
+  std::vector<Linear> linears;    // the block's masked linears, in mask order
+  std::vector<LinearMask> masks;  // their masks (θ leaves inside)
+};
+
+Tensor run_block(BlockCall& c, const Tensor& h, const std::vector<LinearMask>& masks) {
+  for (size_t i = 0; i < c.linears.size(); ++i) c.linears[i]->mask = masks[i];
+  Tensor out = c.model->run_layer(c.layer, h, *c.rope);
+  for (auto& l : c.linears) l->mask = LinearMask();
+  return out;
+}
+
+class BlockRecomputeFn : public torch::autograd::Function<BlockRecomputeFn> {
+ public:
+  // the θ leaves arrive as a TensorList so that autograd counts each one as a differentiable input
+  static Tensor forward(AutogradContext* ctx, const Tensor& h, at::TensorList thetas, int64_t call_ptr) {
+    auto* call = reinterpret_cast<BlockCall*>(call_ptr);
+    ctx->save_for_backward({h});
+    ctx->saved_data["call"] = call_ptr;
+    ctx->saved_data["h_grad"] = h.requires_grad();  // saved variables come back without this flag
+    (void)thetas;
+    return run_block(*call, h, call->masks);  // no graph is recorded here: no activations are kept
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto* call = reinterpret_cast<BlockCall*>(ctx->saved_data["call"].toInt());
+    variable_list saved = ctx->get_saved_variables();
+    torch::AutoGradMode enable(true);
+    Tensor h = saved[0].detach().requires_grad_(ctx->saved_data["h_grad"].toBool());
+    std::vector<LinearMask> masks = call->masks;  // the forward's masks, with fresh θ leaves to differentiate
+    variable_list inputs;
+    if (h.requires_grad()) inputs.push_back(h);
+    for (auto& m : masks) inputs.push_back(m.theta = m.theta.detach().requires_grad_(true));
+    Tensor out = run_block(*call, h, masks);  // the re-run
+    variable_list g = torch::autograd::grad({out}, inputs, {grads[0]});
+    variable_list result;
+    size_t k = 0;
+    result.push_back(h.requires_grad() ? g[k++] : Tensor());
+    for (size_t i = 0; i < masks.size(); ++i) result.push_back(g[k++]);
+    result.push_back(Tensor());  // call_ptr
+    return result;
+  }
+};
+
+}  // namespace
+
+Tensor recomputed_block(CausalLMImpl& m, int64_t layer, const Tensor& h, const std::vector<LinearMask>& masks,
+                          const std::pair<RopeTables, RopeTables>& rope) {
+  // The call record must outlive backward: keep it in a shared_ptr owned by the graph via a
+  // captured deleter-free static pool keyed per step. Simplest safe owner: a thread-local list
+  // cleared when a new forward of layer 0 starts.
+  static thread_local std::vector<std::unique_ptr<BlockCall>> pool;
+  if (layer == 0) pool.clear();
+  auto call = std::make_unique<BlockCall>();
+  call->model = &m;
+  call->layer = layer;
+  call->rope = &rope;
+  for (const auto& l : m.block_linears(layer)) call->linears.push_back(l.linear);
+  call->masks = masks;
+  std::vector<Tensor> thetas;
+  for (const auto& mk : masks) thetas.push_back(mk.theta);
+  int64_t ptr = reinterpret_cast<int64_t>(call.get());
+  pool.push_back(std::move(call));
+  return BlockRecomputeFn::apply(h, at::TensorList(thetas), ptr);
+}
+
+}  // namespace leap

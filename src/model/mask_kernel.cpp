@@ -1,0 +1,150 @@
+// mask_kernel.cpp — see mask_kernel.h. Built with -O3 -ffast-math (CMakeLists.txt): inputs are
+// finite and the exponent is clamped, so the fast-math assumptions hold. The loops are templates
+// over the mask-state type, force-inlined into non-template entry points that carry the x86-64-v3
+// (AVX2 + FMA) clone.
+#include "model/mask_kernel.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace leap::kernel {
+
+namespace {
+inline uint32_t fmix32(uint32_t h) {  // MurmurHash3 finaliser
+  h ^= h >> 16;
+  h *= 0x85ebca6bU;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35U;
+  h ^= h >> 16;
+  return h;
+}
+inline float uniform(uint32_t i, uint32_t s0, uint32_t s1) {
+  uint32_t h = fmix32(fmix32(i ^ s0) + s1);
+  float u = (float(h >> 8) + 0.5f) * (1.0f / 16777216.0f);
+  return std::fmin(std::fmax(u, 1e-6f), 1.0f - 1e-6f);
+}
+// log and exp as branch-free polynomials (Cephes' logf/expf, ~1 ulp on the ranges used here), so
+// the loops vectorise without calls into libmvec.
+inline float fast_log(float x) {  // x > 0, finite
+  uint32_t b;
+  std::memcpy(&b, &x, 4);
+  int32_t e = int32_t(b >> 23) - 127;
+  b = (b & 0x007fffffU) | 0x3f800000U;  // mantissa in [1, 2)
+  float m;
+  std::memcpy(&m, &b, 4);
+  const bool big = m > 1.41421356f;  // to [√½, √2)
+  m = big ? m * 0.5f : m;
+  e += big ? 1 : 0;
+  const float f = m - 1.0f, z = f * f;
+  float p = 7.0376836292e-2f;
+  p = p * f - 1.1514610310e-1f;
+  p = p * f + 1.1676998740e-1f;
+  p = p * f - 1.2420140846e-1f;
+  p = p * f + 1.4249322787e-1f;
+  p = p * f - 1.6668057665e-1f;
+  p = p * f + 2.0000714765e-1f;
+  p = p * f - 2.4999993993e-1f;
+  p = p * f + 3.3333331174e-1f;
+  const float fe = float(e);
+  return f + (p * f * z - 0.5f * z) + fe * 0.693147180559945f;
+}
+inline float fast_exp(float x) {  // |x| <= 80
+  const float n = std::nearbyint(x * 1.44269504088896341f);
+  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;  // x − n·ln2 in two parts
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const uint32_t sc = uint32_t(int32_t(n) + 127) << 23;  // 2^n (n in [−116, 116])
+  float s;
+  std::memcpy(&s, &sc, 4);
+  return p * s;
+}
+
+inline uint32_t seed_lo(uint64_t s) { return uint32_t(s); }
+inline uint32_t seed_hi(uint64_t s) { return uint32_t(s >> 32) ^ 0x9e3779b9U; }
+
+// float32 and bfloat16 (the upper half of a float32; stores round to nearest even, as c10::BFloat16
+// does for finite values)
+inline float load(float x) { return x; }
+inline float load(uint16_t h) {
+  const uint32_t u = uint32_t(h) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+inline void store(float* p, float x) { *p = x; }
+inline void store(uint16_t* p, float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  *p = uint16_t((u + 0x7fffU + ((u >> 16) & 1U)) >> 16);
+}
+
+template <typename T>
+__attribute__((always_inline)) inline MaskSums sample_impl(const T* theta, const float* w, T* m, int64_t begin,
+                                                           int64_t end, float kappa, float tau, uint64_t seed) {
+  const uint32_t s0 = seed_lo(seed), s1 = seed_hi(seed);
+  const float a = kappa / tau, b = 1.0f / tau;
+  MaskSums out;
+  constexpr int64_t kBlock = 4096;  // float partial sums over short blocks, accumulated in double
+  for (int64_t lo = begin; lo < end; lo += kBlock) {
+    const int64_t hi = std::min(end, lo + kBlock);
+    float sm = 0.f, sw = 0.f;
+    for (int64_t i = lo; i < hi; ++i) {
+      const float u = uniform(uint32_t(i), s0, s1);
+      const float z = std::fmin(std::fmax(a * load(theta[i]) + b * fast_log(u / (1.0f - u)), -80.f), 80.f);
+      store(m + i, 1.0f / (1.0f + fast_exp(-z)));  // σ(z)
+      const float M = load(m[i]);                   // the stored value: what the linear will use
+      sm += M;
+      const float mw = M * w[i];
+      sw += mw * mw;
+    }
+    out.m += sm;
+    out.mw2 += sw;
+  }
+  return out;
+}
+
+template <typename T>
+__attribute__((always_inline)) inline void grad_impl(const float* g, const T* m, const float* w, T* gtheta,
+                                                     int64_t begin, int64_t end, float g_sum, float g_w2,
+                                                     float scale) {
+  for (int64_t i = begin; i < end; ++i) {
+    const float M = load(m[i]), wi = w[i];
+    const float gm = g[i] * wi + g_sum + g_w2 * M * wi * wi;  // dL/dM
+    store(gtheta + i, gm * scale * M * (1.0f - M));           // · dM/dθ
+  }
+}
+}  // namespace
+
+float uniform_at(uint64_t seed, int64_t i) { return uniform(uint32_t(i), seed_lo(seed), seed_hi(seed)); }
+
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+MaskSums sample_mask(const float* theta, const float* w, float* m, int64_t begin, int64_t end, float kappa, float tau,
+                     uint64_t seed) {
+  return sample_impl(theta, w, m, begin, end, kappa, tau, seed);
+}
+
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+MaskSums sample_mask(const uint16_t* theta, const float* w, uint16_t* m, int64_t begin, int64_t end, float kappa,
+                     float tau, uint64_t seed) {
+  return sample_impl(theta, w, m, begin, end, kappa, tau, seed);
+}
+
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+void mask_logit_grad(const float* g, const float* m, const float* w, float* gtheta, int64_t begin, int64_t end,
+                     float g_sum, float g_w2, float scale) {
+  grad_impl(g, m, w, gtheta, begin, end, g_sum, g_w2, scale);
+}
+
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+void mask_logit_grad(const float* g, const uint16_t* m, const float* w, uint16_t* gtheta, int64_t begin, int64_t end,
+                     float g_sum, float g_w2, float scale) {
+  grad_impl(g, m, w, gtheta, begin, end, g_sum, g_w2, scale);
+}
+
+}  // namespace leap::kernel

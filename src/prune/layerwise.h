@@ -1,0 +1,37 @@
+// layerwise.h — sequential block-by-block pruning with calibration data, the flow Wanda,
+// SparseGPT and ADMM share: capture the inputs of block 0 for all calibration sequences; then for
+// each decoder block gather the statistics of all its linears in one pass over the still-dense
+// block, prune them, and run the sequences through the pruned block to get the next block's
+// inputs. Only one block's activations and statistics are alive at a time, so memory does not
+// grow with depth; with `offload_activations` the activations live on the CPU between uses.
+// See docs/METHOD.md §2.1.
+#pragma once
+#include <torch/torch.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "model/model.h"
+#include "prune/pruner.h"
+#include "prune/sparsity_pattern.h"
+#include "prune/sparsity_summary.h"
+
+namespace leap {
+
+struct LayerwiseOptions {
+  std::string method = "wanda";  // magnitude | wanda | sparsegpt | admm
+  double sparsity = 0.5;
+  SparsityPattern pattern;
+  PrunerOptions pruner;
+  int64_t batch = 8;  // calibration sequences per forward pass
+  bool offload_activations = false;
+  bool share_statistics = true;  // one statistics pass for linears reading the same input (q/k/v, gate/up)
+};
+
+// Prunes the decoder linears of `m` in place. calib_ids: [N, L] (ignored for magnitude).
+// Returns the keep mask of every linear, by name.
+std::map<std::string, torch::Tensor> prune_layerwise(CausalLM& m, const torch::Tensor& calib_ids,
+                                                     const LayerwiseOptions& o);
+
+}  // namespace leap
