@@ -12,7 +12,9 @@ build="$("$root/scripts/build.sh" | tail -n 1)"
 (cd "$build" && ctest --output-on-failure -j "${LEAP_TEST_JOBS:-2}" "$@")
 if ((hardening)); then
   echo "[test] unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan)" >&2
-  LEAP_PRESET=asan "$root/scripts/build.sh" > /dev/null
+  # warnings fail the release build (CI); GCC's extra diagnostics under ASan instrumentation are
+  # known to misfire (-Wmaybe-uninitialized, -Wstringop-*), so they stay warnings here
+  LEAP_WARNINGS_AS_ERRORS= LEAP_PRESET=asan "$root/scripts/build.sh" > /dev/null
   (cd "$root" && ctest --preset asan-unit -j "${LEAP_TEST_JOBS:-2}")
   echo "[test] fuzzing: ${LEAP_FUZZ_SECONDS:-20} s per target" >&2
   "$root/scripts/fuzz.sh" "${LEAP_FUZZ_SECONDS:-20}"
