@@ -22,7 +22,8 @@ void run_eval(EvalArgs& o) {
   d.erase("seqlen");
   if (d.contains("eval_seqlen")) d["seqlen"] = d["eval_seqlen"];
   apply_defaults(o, d, o.model + " preset");
-  if (!o.eval.ppl_file.empty() && !o.given.count("tasks")) o.eval.tasks = "ppl";  // a file to score, not the default tasks
+  if (!o.eval.ppl_file.empty() && !o.given.count("tasks"))
+    o.eval.tasks = "ppl";  // a file to score, not the default tasks
   torch::Device dev = parse_device(o.device);
   torch::Dtype dtype = o.dtype.empty() ? default_dtype(dev) : parse_dtype(o.dtype);
   o.dtype = dtype_string(dtype);

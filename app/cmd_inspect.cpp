@@ -1,20 +1,19 @@
 // cmd_inspect.cpp — the `leap inspect` subcommands (see cmd_inspect.h).
 #include "cmd_inspect.h"
 
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-#include <nlohmann/json.hpp>
-
-#include "model/device.h"
 #include "base/error.h"
 #include "base/fs_util.h"
-#include "prune/sparsity_summary.h"
+#include "base/json_input.h"
 #include "base/log.h"
-#include "model/model.h"
 #include "io/model_path.h"
 #include "io/tensor_io.h"
+#include "model/device.h"
+#include "model/model.h"
+#include "prune/sparsity_summary.h"
 #include "text/tokenizer.h"
-#include "base/json_input.h"
 
 namespace leap {
 using json = nlohmann::json;
@@ -32,7 +31,8 @@ torch::Tensor read_input_ids(const std::string& path, int64_t vocab) {
     if (!row.is_array() || row.empty()) fail("%s: row %zu is not a non-empty list of token ids", path.c_str(), r);
     if (r == 0) len = row.size();
     if (row.size() != len)
-      fail("%s: row %zu has %zu ids but row 0 has %zu (all rows must have equal length)", path.c_str(), r, row.size(), len);
+      fail("%s: row %zu has %zu ids but row 0 has %zu (all rows must have equal length)", path.c_str(), r, row.size(),
+           len);
     for (size_t c = 0; c < row.size(); ++c) {
       if (!row[c].is_number_integer()) fail("%s: row %zu, position %zu is not an integer", path.c_str(), r, c);
       int64_t id = row[c].get<int64_t>();
@@ -80,27 +80,29 @@ void run_inspect_model(InspectModelArgs& o) {
   std::vector<std::pair<std::string, std::string>> rows = {
       {"folder", rm.dir},
       {"model_type", c.model_type + " (" + family_name(c.family) + ")"},
-      {"layers", std::to_string(c.num_layers) + (sliding ? strformat(" (%lld sliding, window %lld)", (long long)sliding,
-                                                                      (long long)c.sliding_window)
-                                                         : "")},
+      {"layers",
+       std::to_string(c.num_layers) +
+           (sliding ? strformat(" (%lld sliding, window %lld)", (long long)sliding, (long long)c.sliding_window) : "")},
       {"hidden / intermediate", strformat("%lld / %lld", (long long)c.hidden_size, (long long)c.intermediate_size)},
       {"heads (q / kv) x head_dim",
        strformat("%lld / %lld x %lld", (long long)c.num_heads, (long long)c.num_kv_heads, (long long)c.head_dim)},
       {"vocab", std::to_string(c.vocab_size)},
       {"activation", c.hidden_act},
-      {"rope (global)", strformat("%s theta=%g factor=%g", c.rope_global.type.c_str(), c.rope_global.theta,
-                                  c.rope_global.factor)},
+      {"rope (global)",
+       strformat("%s theta=%g factor=%g", c.rope_global.type.c_str(), c.rope_global.theta, c.rope_global.factor)},
       {"tied embeddings", c.tie_word_embeddings ? "yes" : "no"},
       {"parameters", strformat("%lld (%s)", (long long)total, human(double(total)).c_str())},
       {"prunable (decoder linears)",
        strformat("%lld (%s, %.1f%%)", (long long)prunable, human(double(prunable)).c_str(), 100.0 * prunable / total)},
   };
   if (c.family == Family::gemma3)
-    rows.insert(rows.begin() + 8, {"rope (local)", strformat("%s theta=%g", c.rope_local.type.c_str(), c.rope_local.theta)});
+    rows.insert(rows.begin() + 8,
+                {"rope (local)", strformat("%s theta=%g", c.rope_local.type.c_str(), c.rope_local.theta)});
   log::out(format_table("model " + o.model, rows));
   std::vector<std::pair<std::string, std::string>> lrows;
   for (const auto& l : lins)
-    lrows.emplace_back(l.name, strformat("[%lld, %lld]", (long long)l.linear->weight.size(0), (long long)l.linear->weight.size(1)));
+    lrows.emplace_back(
+        l.name, strformat("[%lld, %lld]", (long long)l.linear->weight.size(0), (long long)l.linear->weight.size(1)));
   log::out(format_table(strformat("prunable linears (%zu)", lins.size()), lrows));
 }
 
@@ -131,7 +133,8 @@ void run_inspect_tokenize(InspectTokenizeArgs& o) {
   json pieces = json::array();
   for (auto id : ids) pieces.push_back(tok->piece(id));
   log::out("pieces: " + pieces.dump());
-  log::out(strformat("tokens: %zu (%s tokenizer, vocab %lld)", ids.size(), tok->kind().c_str(), (long long)tok->vocab_size()));
+  log::out(strformat("tokens: %zu (%s tokenizer, vocab %lld)", ids.size(), tok->kind().c_str(),
+                     (long long)tok->vocab_size()));
 }
 
 }  // namespace leap

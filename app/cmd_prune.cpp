@@ -5,11 +5,10 @@
 // With torchrun's environment LEAP runs data-parallel; the layer-wise methods run on rank 0.
 #include "cmd_prune.h"
 
-#include <torch/version.h>
-
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <torch/version.h>
 
 #include "base/error.h"
 #include "base/fs_util.h"
@@ -56,7 +55,8 @@ void dry_run(PruneArgs& o) {
     source = preset.file + " (\"config\"; the model is not downloaded)";
     cfg = parse_hf_config(preset.json["config"].dump(), preset.file);
   }
-  const bool cuda = o.device.rfind("cuda", 0) == 0 || ((o.device == "auto" || o.device.empty()) && torch::cuda::is_available());
+  const bool cuda =
+      o.device.rfind("cuda", 0) == 0 || ((o.device == "auto" || o.device.empty()) && torch::cuda::is_available());
   torch::Dtype dt = o.dtype.empty() ? (cuda ? torch::kBFloat16 : torch::kFloat32) : parse_dtype(o.dtype);
   MemoryPlan plan{o.nsamples, o.calib_seqlen, o.gpu_memory_gib, int(torch::elementSize(dt)), denv.world, cuda};
   log::out(memory_estimate_table(cfg, source, o.leap, plan));
@@ -90,8 +90,9 @@ PruneRun resolve_run(PruneArgs& o) {
   o.sparsity = pattern_sparsity(r.pattern, o.sparsity);
   r.leap = o.method == "leap";
   if (r.leap) {
-    LEAP_CHECK(r.pattern.unstructured(),
-               "--method leap learns unstructured masks (use --sparsity_type unstructured, or a layer-wise --method for N:M)");
+    LEAP_CHECK(
+        r.pattern.unstructured(),
+        "--method leap learns unstructured masks (use --sparsity_type unstructured, or a layer-wise --method for N:M)");
     if (o.leap.train_data.empty()) o.leap.train_data = o.calib_data;
     if (o.leap.ckpt_dir.empty() && !o.save_model.empty()) o.leap.ckpt_dir = o.save_model + ".leap_ckpt";
   } else {
@@ -128,8 +129,8 @@ std::vector<std::unique_ptr<OutputLock>> lock_outputs(const PruneArgs& o, int ra
 }
 
 // leap_sparsity.json / --output_path: what was run on which data, and what it achieved.
-ojson prune_report(PruneArgs& o, const PruneRun& r, const CalibData& calib, const ojson& sparsity,
-                   double seconds, const ojson& training) {
+ojson prune_report(PruneArgs& o, const PruneRun& r, const CalibData& calib, const ojson& sparsity, double seconds,
+                   const ojson& training) {
   const bool magnitude = o.method == "magnitude";
   return {{"leap_version", version()},
           {"git_sha", kGitSha},
@@ -141,7 +142,8 @@ ojson prune_report(PruneArgs& o, const PruneRun& r, const CalibData& calib, cons
           {"nsamples", magnitude ? 0 : o.nsamples},
           {"calib_seqlen", o.calib_seqlen},
           {"seed", o.seed},
-          {"calibration", magnitude ? ojson(nullptr) : ojson{{"path", calib.path}, {"sha256", calib.sha256}, {"format", calib.format}}},
+          {"calibration", magnitude ? ojson(nullptr)
+                                    : ojson{{"path", calib.path}, {"sha256", calib.sha256}, {"format", calib.format}}},
           {"source_model", r.rm.dir},
           {"prune_seconds", seconds},
           {"training", training},
@@ -156,7 +158,8 @@ void evaluate_pruned(CausalLM& m, const Tokenizer& tok, const PruneArgs& o, cons
     PplResult p = eval_ppl_ids(m, ids, o.eval_seqlen, 1, 0, "ppl");
     LEAP_INFO("perplexity on %s: %.4f (%lld windows of %lld tokens)", t.path.c_str(), p.ppl, (long long)p.windows,
               (long long)p.seqlen);
-    report["eval"] = {{"ppl", p.ppl}, {"file", t.path}, {"sha256", t.sha256}, {"seqlen", p.seqlen}, {"windows", p.windows}};
+    report["eval"] = {
+        {"ppl", p.ppl}, {"file", t.path}, {"sha256", t.sha256}, {"seqlen", p.seqlen}, {"windows", p.windows}};
   }
   if (!o.eval_tasks.empty()) {
     EvalArgs ea;  // as `leap eval --model <the output> --tasks ... --seqlen --limit` would record it
@@ -220,12 +223,12 @@ void run_prune(PruneArgs& o) {
       CausalLM prior_model = load_model(r.rm.dir, {r.dtype, r.dev});
       return prune_layerwise(prior_model, calib.ids, lo);
     };
-    TrainContext ctx{o.sparsity, o.seed, {{"model", r.rm.dir}, {"train_data_sha256", sha256_file(o.leap.train_data)}},
-                     comm.get()};
+    TrainContext ctx{
+        o.sparsity, o.seed, {{"model", r.rm.dir}, {"train_data_sha256", sha256_file(o.leap.train_data)}}, comm.get()};
     LeapResult lr = train_leap(m, *tok, make_prior, o.leap, ctx);
     training = lr.summary;
-    if (!lr.finished) return;            // --max_steps_per_run: a checkpoint was written, nothing else
-    if (comm && !comm->main()) return;   // rank 0 evaluates and writes the outputs
+    if (!lr.finished) return;           // --max_steps_per_run: a checkpoint was written, nothing else
+    if (comm && !comm->main()) return;  // rank 0 evaluates and writes the outputs
   } else {
     prune_layerwise(m, calib.ids, lo);
   }

@@ -27,7 +27,8 @@ struct ReportRun {
 void write_figure(const std::string& path, const std::string& svg) {
   write_file_atomic(path, svg);
   if (std::system("command -v rsvg-convert > /dev/null 2>&1") == 0) {
-    std::string png = path.substr(0, path.size() - (path.size() > 4 && path.substr(path.size() - 4) == ".svg" ? 4 : 0)) + ".png";
+    std::string png =
+        path.substr(0, path.size() - (path.size() > 4 && path.substr(path.size() - 4) == ".svg" ? 4 : 0)) + ".png";
     std::string cmd = "rsvg-convert -o '" + png + "' '" + path + "'";
     if (std::system(cmd.c_str()) != 0) LEAP_WARN("could not convert %s to PNG", path.c_str());
   }
@@ -55,7 +56,8 @@ void plot_density(const std::vector<ReportRun>& runs, const std::string& path) {
     s.y = {b, b};
     series.push_back(s);
   }
-  write_figure(path, svg_line_chart("Density per decoder block", "decoder block", "density (fraction of weights kept)", series));
+  write_figure(
+      path, svg_line_chart("Density per decoder block", "decoder block", "density (fraction of weights kept)", series));
 }
 
 void plot_loss(const std::vector<ReportRun>& runs, const std::string& path) {
@@ -95,19 +97,22 @@ void run_report(ReportArgs& o) {
   std::vector<std::string> ppl_tasks = {"wikitext2", "c4", "ppl"};
   for (const auto& f : o.inputs) {
     ojson j = read_ordered_json_file(f);
-    if (!j.contains("results") || !j["results"].is_object()) fail("%s: no \"results\" object (not a leap eval output?)", f.c_str());
+    if (!j.contains("results") || !j["results"].is_object())
+      fail("%s: no \"results\" object (not a leap eval output?)", f.c_str());
     const ojson& r = j["results"];
     std::string name = f;
     if (j.contains("config") && j["config"].contains("model")) name = j["config"]["model"].get<std::string>();
     // a pruned folder written by leap names its method and budget in leap_sparsity.json
-    std::string model_path = j.contains("config") && j["config"].contains("model_path") ? j["config"]["model_path"].get<std::string>() : "";
+    std::string model_path =
+        j.contains("config") && j["config"].contains("model_path") ? j["config"]["model_path"].get<std::string>() : "";
     fs::path side = fs::path(model_path) / "leap_sparsity.json";
     ojson sparsity;
     if (!model_path.empty() && file_exists(side.string())) {
       try {
         sparsity = parse_json_checked<ojson>(read_file(side.string()), side.string());
-        name = strformat("%s %.0f%% %s", sparsity.value("method", std::string("?")).c_str(),
-                         100 * sparsity.value("target_sparsity", 0.0), sparsity.value("pattern", std::string("")).c_str());
+        name =
+            strformat("%s %.0f%% %s", sparsity.value("method", std::string("?")).c_str(),
+                      100 * sparsity.value("target_sparsity", 0.0), sparsity.value("pattern", std::string("")).c_str());
         if (name.size() > 13 && name.substr(name.size() - 13) == " unstructured") name.resize(name.size() - 13);
       } catch (const ojson::exception&) {
       }
@@ -167,13 +172,17 @@ void run_report(ReportArgs& o) {
     }
     csv += "\n";
   }
-  md += "\naccuracy in % (`acc,none`, 0-shot unless the run says otherwise); avg = unweighted mean of the six; ppl = the first of wikitext2 / c4 / ppl in the file\n";
+  md +=
+      "\naccuracy in % (`acc,none`, 0-shot unless the run says otherwise); avg = unweighted mean of the six; ppl = the "
+      "first of wikitext2 / c4 / ppl in the file\n";
   log::out(md);
   if (!o.output.empty()) write_file_atomic(o.output, md);
   if (!o.csv.empty()) write_file_atomic(o.csv, csv);
   for (const auto& p : o.plot) {
-    if (fs::path(p).filename().string().find("loss") != std::string::npos) plot_loss(runs, p);
-    else plot_density(runs, p);
+    if (fs::path(p).filename().string().find("loss") != std::string::npos)
+      plot_loss(runs, p);
+    else
+      plot_density(runs, p);
   }
 }
 

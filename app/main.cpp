@@ -1,16 +1,15 @@
 // main.cpp — the `leap` command line: CLI11 subcommands wired to the command drivers (cmd_*.h).
 // Nothing else lives here; every flag comes from an arguments struct (options.h) through one
 // generic visitor.
-#include <torch/version.h>
-
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
+#include <torch/version.h>
 
 #include "base/error.h"
+#include "base/log.h"
 #include "cmd_eval.h"
 #include "cmd_inspect.h"
-#include "base/log.h"
 #include "cmd_prune.h"
 #include "cmd_report.h"
 #include "leap/version.h"
@@ -33,8 +32,10 @@ struct CliVisitor {
   template <class T>
   void operator()(const char* name, T& field, const char* help, bool required) {
     auto* opt = app->add_option(std::string("--") + name, field, help);
-    if (required) opt->required();
-    else opt->capture_default_str();
+    if (required)
+      opt->required();
+    else
+      opt->capture_default_str();
   }
 };
 
@@ -86,9 +87,13 @@ int main(int argc, char** argv) {
   leap::PruneArgs prune_o;
   leap::EvalArgs eval_o;
   leap::ReportArgs report_o;
-  CLI::App* eval = add_command(&app, "eval", "perplexity and zero-shot accuracy, scored as lm-evaluation-harness", eval_o);
+  CLI::App* eval =
+      add_command(&app, "eval", "perplexity and zero-shot accuracy, scored as lm-evaluation-harness", eval_o);
   CLI::App* report = add_command(&app, "report", "comparison table (Markdown/CSV) of leap eval result files", report_o);
-  CLI::App* prune = add_command(&app, "prune", "prune a model with LEAP (the default) or a layer-wise method (magnitude, wanda, sparsegpt, admm) and save it", prune_o);
+  CLI::App* prune = add_command(
+      &app, "prune",
+      "prune a model with LEAP (the default) or a layer-wise method (magnitude, wanda, sparsegpt, admm) and save it",
+      prune_o);
   CLI::App* inspect = app.add_subcommand("inspect", "look inside a model: logits, architecture, tokenizer, sparsity");
   inspect->require_subcommand(1);
   CLI::App* logits = add_command(inspect, "logits", "write a model's float32 logits for given token ids", logits_o);
@@ -103,13 +108,20 @@ int main(int argc, char** argv) {
   }
   if (verbose) leap::log::set_level(leap::log::Level::debug);
   try {
-    if (*logits) leap::run_inspect_logits(logits_o);
-    else if (*model) leap::run_inspect_model(model_o);
-    else if (*tokenize) leap::run_inspect_tokenize(tok_o);
-    else if (*sparsity) leap::run_inspect_sparsity(sparsity_o);
-    else if (*prune) leap::run_prune(prune_o);
-    else if (*eval) leap::run_eval(eval_o);
-    else if (*report) leap::run_report(report_o);
+    if (*logits)
+      leap::run_inspect_logits(logits_o);
+    else if (*model)
+      leap::run_inspect_model(model_o);
+    else if (*tokenize)
+      leap::run_inspect_tokenize(tok_o);
+    else if (*sparsity)
+      leap::run_inspect_sparsity(sparsity_o);
+    else if (*prune)
+      leap::run_prune(prune_o);
+    else if (*eval)
+      leap::run_eval(eval_o);
+    else if (*report)
+      leap::run_report(report_o);
   } catch (const leap::Error& e) {
     leap::log::error(e.what());
     return 1;

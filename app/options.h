@@ -103,7 +103,8 @@ struct PruneArgs {
     v("method", method, "leap (learned masks, the default) | magnitude | wanda | sparsegpt | admm (layer-wise)", false);
     v("sparsity", sparsity, "target sparsity over the decoder linears (N:M implies 1-N/M)", false);
     v("sparsity_type", sparsity_type, "unstructured | N:M (2:4, 4:8; layer-wise methods)", false);
-    v("calib_data", calib_data, "calibration text: .jsonl with a \"text\" field, or plain text (default: bundled C4 sample)", false);
+    v("calib_data", calib_data,
+      "calibration text: .jsonl with a \"text\" field, or plain text (default: bundled C4 sample)", false);
     v("nsamples", nsamples, "calibration sequences (the layer-wise methods and LEAP's Wanda prior)", false);
     v("calib_seqlen", calib_seqlen, "tokens per calibration sequence", false);
     v("seed", seed, "seed of the calibration sampling, LEAP's initial logits, data order and mask noise", false);
@@ -112,13 +113,15 @@ struct PruneArgs {
     v("dtype", dtype, "model dtype (default float32 on CPU, bfloat16 on CUDA)", false);
     v("batch_size", batch_size, "calibration sequences per forward pass", false);
     v("offload_activations", offload_activations, "keep calibration activations on the CPU between blocks", false);
-    v("shift_zero_metrics", shift_zero_metrics, "Wanda: shift column statistics by their smallest positive value", false);
+    v("shift_zero_metrics", shift_zero_metrics, "Wanda: shift column statistics by their smallest positive value",
+      false);
     v("percdamp", percdamp, "SparseGPT: Hessian dampening, fraction of mean(diag H)", false);
     v("blocksize", blocksize, "SparseGPT: columns per block", false);
     v("admm_percdamp", admm_percdamp, "ADMM: dampening of the normalised Gram matrix", false);
     v("admm_iters", admm_iters, "ADMM: iterations", false);
     v("admm_iterative_prune", admm_iterative_prune, "ADMM: iterations that re-select the mask", false);
-    v("admm_gradual", admm_gradual, "ADMM: the paper's cubic per-output schedule instead of the published code's", false);
+    v("admm_gradual", admm_gradual, "ADMM: the paper's cubic per-output schedule instead of the published code's",
+      false);
     v("eval_ppl_file", eval_ppl_file, "after pruning, report perplexity on this text file", false);
     v("eval_seqlen", eval_seqlen, "window length of --eval_ppl_file and --eval_tasks perplexities", false);
     v("output_path", output_path, "write a JSON report (config, sparsity, perplexity) here", false);
@@ -127,7 +130,8 @@ struct PruneArgs {
     v("eval_limit", eval_limit, "--limit for --eval_tasks", false);
     leap.visit(v);
     v("dist_backend", dist_backend, "data parallel: auto (nccl on CUDA, gloo on CPU) | gloo | nccl", false);
-    v("dist_timeout", dist_timeout, "data parallel: seconds a rank waits for the others (rendezvous, collectives)", false);
+    v("dist_timeout", dist_timeout, "data parallel: seconds a rank waits for the others (rendezvous, collectives)",
+      false);
     v("dry_run", dry_run, "print the memory estimate per rank for this model and these settings, then stop", false);
     v("gpu_memory_gib", gpu_memory_gib, "--dry_run: memory per device to fit, in GiB", false);
   }
@@ -163,7 +167,11 @@ struct ReportArgs {
     v("inputs", inputs, "result JSON files written by leap eval --output_path", true);
     v("output", output, "also write the Markdown table to this file", false);
     v("csv", csv, "also write the table as CSV to this file", false);
-    v("plot", plot, "write a figure (SVG; PNG too when rsvg-convert is installed): a name containing \"loss\" plots the LEAP training curves (metrics.jsonl next to each result), any other name the per-block density of the pruned models (repeatable)", false);
+    v("plot", plot,
+      "write a figure (SVG; PNG too when rsvg-convert is installed): a name containing \"loss\" plots the LEAP "
+      "training curves (metrics.jsonl next to each result), any other name the per-block density of the pruned models "
+      "(repeatable)",
+      false);
   }
 };
 

@@ -1,18 +1,17 @@
 // test_util.h — helpers shared by leap's tests: fixture locations and tensor comparison with a
 // max-difference report.
 #pragma once
-#include <gtest/gtest.h>
-#include <torch/torch.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <gtest/gtest.h>
 #include <string>
+#include <torch/torch.h>
 
-#include "prune/calibration.h"
 #include "base/error.h"
-#include "prune/layerwise.h"
 #include "model/model.h"
+#include "prune/calibration.h"
+#include "prune/layerwise.h"
 #include "text/tokenizer.h"
 
 namespace leap::test {
@@ -22,8 +21,12 @@ inline std::string fixtures_dir() {
   if (const char* d = std::getenv("LEAP_FIXTURES_DIR"); d && *d) return d;
   return LEAP_TEST_FIXTURES_DIR;
 }
-inline std::string source_dir() { return LEAP_SOURCE_DIR; }
-inline std::string python() { return LEAP_TEST_PYTHON; }
+inline std::string source_dir() {
+  return LEAP_SOURCE_DIR;
+}
+inline std::string python() {
+  return LEAP_TEST_PYTHON;
+}
 
 // A fresh empty temporary folder for one test.
 inline std::string temp_dir(const std::string& name) {
@@ -48,8 +51,7 @@ inline std::string error_of(const std::function<void()>& f) {
 
 // Asserts max |a - b| <= atol and reports the max difference and where it is.
 inline ::testing::AssertionResult allclose(const torch::Tensor& a, const torch::Tensor& b, double atol) {
-  if (a.sizes() != b.sizes())
-    return ::testing::AssertionFailure() << "shape " << a.sizes() << " vs " << b.sizes();
+  if (a.sizes() != b.sizes()) return ::testing::AssertionFailure() << "shape " << a.sizes() << " vs " << b.sizes();
   auto d = (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs();
   double mx = d.max().item<double>();
   int64_t at = d.argmax().item<int64_t>();

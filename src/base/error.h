@@ -25,9 +25,9 @@ std::string vstrformat(const char* fmt, va_list ap);
 }  // namespace leap
 
 // LEAP_CHECK(cond, fmt, ...): throw leap::Error(fmt, ...) when cond is false.
-#define LEAP_CHECK(cond, ...)   \
-  do {                          \
-    if (!(cond)) {              \
+#define LEAP_CHECK(cond, ...)    \
+  do {                           \
+    if (!(cond)) {               \
       ::leap::fail(__VA_ARGS__); \
-    }                           \
+    }                            \
   } while (0)

@@ -1,15 +1,14 @@
 // fs_util.cpp — see fs_util.h.
 #include "base/fs_util.h"
 
+#include <cerrno>
+#include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
 
 #include "base/error.h"
 
@@ -120,7 +119,8 @@ OutputLock::OutputLock(const std::string& path) : lock_(lock_path_of(path)) {
              path.c_str(), holder.c_str(), lock_.c_str());
       fail("%s: cannot lock %s: %s", path.c_str(), lock_.c_str(), std::strerror(e));
     }
-    struct stat held{}, named{};
+    struct stat held {
+    }, named{};
     if (::fstat(fd_, &held) == 0 && ::stat(lock_.c_str(), &named) == 0 && held.st_ino == named.st_ino &&
         held.st_dev == named.st_dev)
       break;

@@ -10,9 +10,9 @@
 namespace leap {
 
 struct JsonLimits {
-  size_t max_depth = 64;                   // nested arrays/objects (HF files use fewer than 10)
-  size_t max_string = size_t(16) << 20;    // bytes in one string (chat templates are ~100 KiB)
-  size_t max_bytes = size_t(2) << 30;      // whole document
+  size_t max_depth = 64;                 // nested arrays/objects (HF files use fewer than 10)
+  size_t max_string = size_t(16) << 20;  // bytes in one string (chat templates are ~100 KiB)
+  size_t max_bytes = size_t(2) << 30;    // whole document
 };
 
 // Throws leap::Error "<source>: JSON ..." when `text` breaks a limit; says nothing about validity.

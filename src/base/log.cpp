@@ -1,11 +1,10 @@
 // log.cpp — spdlog behind base/log.h (see there for why this file stands alone).
 #include "base/log.h"
 
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
-
 #include <cstdio>
 #include <mutex>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 namespace leap::log {
 namespace {
@@ -41,12 +40,22 @@ void set_rank(int r) {
   state().rank = r;
   state().apply();
 }
-Level level() { return state().rank == 0 ? state().level : Level::warn; }
+Level level() {
+  return state().rank == 0 ? state().level : Level::warn;
+}
 
-void debug(const std::string& m) { state().logger->debug(m); }
-void info(const std::string& m) { state().logger->info(m); }
-void warn(const std::string& m) { state().logger->warn(m); }
-void error(const std::string& m) { state().logger->error(m); }
+void debug(const std::string& m) {
+  state().logger->debug(m);
+}
+void info(const std::string& m) {
+  state().logger->info(m);
+}
+void warn(const std::string& m) {
+  state().logger->warn(m);
+}
+void error(const std::string& m) {
+  state().logger->error(m);
+}
 void out(const std::string& m) {
   if (state().rank != 0) return;
   std::fwrite(m.data(), 1, m.size(), stdout);

@@ -28,8 +28,7 @@ void out(const std::string& msg);
 
 #define LEAP_INFO(...) ::leap::log::info(::leap::strformat(__VA_ARGS__))
 #define LEAP_WARN(...) ::leap::log::warn(::leap::strformat(__VA_ARGS__))
-#define LEAP_DEBUG(...)                                                          \
-  do {                                                                           \
-    if (::leap::log::level() <= ::leap::log::Level::debug)                       \
-      ::leap::log::debug(::leap::strformat(__VA_ARGS__));                        \
+#define LEAP_DEBUG(...)                                                                                        \
+  do {                                                                                                         \
+    if (::leap::log::level() <= ::leap::log::Level::debug) ::leap::log::debug(::leap::strformat(__VA_ARGS__)); \
   } while (0)

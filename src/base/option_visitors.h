@@ -19,8 +19,12 @@ namespace leap {
 
 // ---- visitors shared by every options struct ----
 namespace detail {
-inline std::string to_display(const std::string& s) { return s.empty() ? "-" : s; }
-inline std::string to_display(bool b) { return b ? "true" : "false"; }
+inline std::string to_display(const std::string& s) {
+  return s.empty() ? "-" : s;
+}
+inline std::string to_display(bool b) {
+  return b ? "true" : "false";
+}
 template <class T>
 std::string to_display(const T& x) {
   return nlohmann::json(x).dump();

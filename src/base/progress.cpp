@@ -1,9 +1,8 @@
 // progress.cpp — see progress.h.
 #include "base/progress.h"
 
-#include <unistd.h>
-
 #include <cstdio>
+#include <unistd.h>
 
 #include "base/error.h"
 #include "base/log.h"
@@ -19,8 +18,12 @@ std::string format_duration(double s) {
 }
 
 Progress::Progress(std::string label, int64_t total, std::string unit)
-    : label_(std::move(label)), unit_(std::move(unit)), total_(total), tty_(::isatty(STDERR_FILENO) != 0),
-      start_(std::chrono::steady_clock::now()), last_print_(start_) {}
+    : label_(std::move(label)),
+      unit_(std::move(unit)),
+      total_(total),
+      tty_(::isatty(STDERR_FILENO) != 0),
+      start_(std::chrono::steady_clock::now()),
+      last_print_(start_) {}
 
 double Progress::elapsed_seconds() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
@@ -38,7 +41,9 @@ void Progress::advance(int64_t n, const std::string& extra) {
   }
 }
 
-void Progress::finish(const std::string& extra) { print(extra, true); }
+void Progress::finish(const std::string& extra) {
+  print(extra, true);
+}
 
 void Progress::print(const std::string& extra, bool final) {
   if (log::level() > log::Level::info) return;

@@ -71,7 +71,7 @@ uint32_t PyRandom::genrand_uint32() {
 uint64_t PyRandom::getrandbits(int k) {
   LEAP_CHECK(k >= 1 && k <= 64, "getrandbits(%d): k must be in [1, 64]", k);
   if (k <= 32) return genrand_uint32() >> (32 - k);
-  uint64_t lo = genrand_uint32();            // words fill from the least significant end
+  uint64_t lo = genrand_uint32();  // words fill from the least significant end
   uint64_t hi = genrand_uint32() >> (64 - k);
   return lo | (hi << 32);
 }

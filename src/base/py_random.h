@@ -11,9 +11,9 @@ class PyRandom {
  public:
   explicit PyRandom(uint64_t seed);
   uint32_t genrand_uint32();
-  uint64_t getrandbits(int k);         // 1 ≤ k ≤ 64
+  uint64_t getrandbits(int k);            // 1 ≤ k ≤ 64
   int64_t randint(int64_t a, int64_t b);  // inclusive, as random.randint
-  double random();                     // [0, 1), as random.random
+  double random();                        // [0, 1), as random.random
 
  private:
   uint32_t mt_[624];

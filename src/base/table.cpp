@@ -19,7 +19,8 @@ std::string format_table(const std::string& title, const std::vector<std::pair<s
   out += line('-');
   for (const auto& r : rows) {
     std::string v = r.second.size() > w2 ? r.second.substr(0, w2 - 3) + "..." : r.second;
-    out += "| " + r.first + std::string(w1 - r.first.size(), ' ') + " | " + v + std::string(w2 - v.size(), ' ') + " |\n";
+    out +=
+        "| " + r.first + std::string(w1 - r.first.size(), ' ') + " | " + v + std::string(w2 - v.size(), ' ') + " |\n";
   }
   out += line('-');
   return out;

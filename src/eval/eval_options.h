@@ -13,7 +13,7 @@ struct EvalOptions {
   int64_t ppl_windows = 0;  // 0: every window (c4: 256)
   int64_t batch_size = 8;
   int64_t limit = 0;
-  int64_t mmlu_limit = 0;   // 0: --limit
+  int64_t mmlu_limit = 0;  // 0: --limit
   int64_t num_fewshot = 0;
   std::string data_dir;  // default $LEAP_DATA_DIR, else leap's data/
   std::string ppl_file;
@@ -21,8 +21,12 @@ struct EvalOptions {
   int64_t max_length = 0;  // 0: the model's max_position_embeddings
   template <class V>
   void visit(V& v) {
-    v("tasks", tasks, "comma list: wikitext2, c4, ppl, piqa, arc_easy, arc_challenge, openbookqa, winogrande, mmlu, hellaswag, lambada_openai, mmlu_<subject> (with --ppl_file and no --tasks: ppl)", false);
-    v("seqlen", seqlen, "perplexity window length (4096; 2048 for the older literature; a preset's eval_seqlen)", false);
+    v("tasks", tasks,
+      "comma list: wikitext2, c4, ppl, piqa, arc_easy, arc_challenge, openbookqa, winogrande, mmlu, hellaswag, "
+      "lambada_openai, mmlu_<subject> (with --ppl_file and no --tasks: ppl)",
+      false);
+    v("seqlen", seqlen, "perplexity window length (4096; 2048 for the older literature; a preset's eval_seqlen)",
+      false);
     v("ppl_windows", ppl_windows, "perplexity on the first N windows only (0: all; c4: 256)", false);
     v("batch_size", batch_size, "sequences per forward pass", false);
     v("limit", limit, "evaluate only the first N documents of each task (per subject for mmlu)", false);

@@ -2,14 +2,13 @@
 // lm-evaluation-harness 0.4.13 (docs/METHOD.md §3).
 #include "eval/evaluate.h"
 
-#include <torch/version.h>
-
 #include <cmath>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <map>
 #include <sstream>
+#include <torch/version.h>
 
 #include "base/error.h"
 #include "base/fs_util.h"
@@ -62,7 +61,9 @@ double pooled_stderr(const std::vector<double>& se, const std::vector<double>& n
   return std::sqrt(var / total);
 }
 
-ojson json_num(double v) { return std::isfinite(v) ? ojson(v) : ojson("N/A"); }
+ojson json_num(double v) {
+  return std::isfinite(v) ? ojson(v) : ojson("N/A");
+}
 
 // The sections of the results object, filled task by task.
 struct Results {
@@ -81,14 +82,15 @@ void add_perplexity(Results& R, CausalLM& m, const Tokenizer& tok, const EvalOpt
   R.results[name] = {{"alias", name},
                      {"ppl", r.ppl},
                      {"mean_nll", r.mean_nll},
-                     {"protocol", {{"seqlen", r.seqlen},
-                                   {"windows", r.windows},
-                                   {"tokens", r.tokens},
-                                   {"dropped_tail_tokens", r.dropped_tail},
-                                   {"bos", tok.adds_bos() ? "one BOS at the start of the text (tokenizer default)" : "none"},
-                                   {"join", t.join},
-                                   {"file", t.path},
-                                   {"sha256", t.sha256}}}};
+                     {"protocol",
+                      {{"seqlen", r.seqlen},
+                       {"windows", r.windows},
+                       {"tokens", r.tokens},
+                       {"dropped_tail_tokens", r.dropped_tail},
+                       {"bos", tok.adds_bos() ? "one BOS at the start of the text (tokenizer default)" : "none"},
+                       {"join", t.join},
+                       {"file", t.path},
+                       {"sha256", t.sha256}}}};
   R.versions[name] = 1;
   R.hib[name] = {{"ppl", false}};
   LEAP_INFO("%s: PPL = %.4f (%lld windows x %lld tokens, %s)", name.c_str(), r.ppl, (long long)r.windows,
@@ -184,8 +186,10 @@ ojson evaluate_model(CausalLM& m, const Tokenizer& tok, const EvalOptions& o, co
   Results R;
   LoglikelihoodScorer scorer(m, tok, max_length, o.batch_size);
   for (const std::string& name : split_tasks(o.tasks)) {
-    if (name == "wikitext2" || name == "c4" || name == "ppl") add_perplexity(R, m, tok, o, name, data_dir);
-    else add_task(R, scorer, o, name, data_dir);
+    if (name == "wikitext2" || name == "c4" || name == "ppl")
+      add_perplexity(R, m, tok, o, name, data_dir);
+    else
+      add_task(R, scorer, o, name, data_dir);
   }
   if (!config.is_object()) config = ojson::object();
   config["model_path"] = model_dir;
@@ -216,8 +220,9 @@ ojson evaluate_model(CausalLM& m, const Tokenizer& tok, const EvalOptions& o, co
 }
 
 std::string results_table(const ojson& out) {
-  std::string s = "|     Tasks     |Version|Filter|n-shot|  Metric  |   | Value  |   |Stderr|\n"
-                  "|---------------|------:|------|-----:|----------|---|-------:|---|-----:|\n";
+  std::string s =
+      "|     Tasks     |Version|Filter|n-shot|  Metric  |   | Value  |   |Stderr|\n"
+      "|---------------|------:|------|-----:|----------|---|-------:|---|-----:|\n";
   const ojson& res = out["results"];
   for (auto it = res.begin(); it != res.end(); ++it) {
     const std::string& task = it.key();
@@ -236,15 +241,16 @@ std::string results_table(const ojson& out) {
                            ? strformat("%.4f", it.value()[se_key].get<double>())
                            : "";
       bool up = metric != "ppl" && metric != "perplexity";
-      s += strformat("|%-15s|%7s|%-6s|%6s|%-10s|%s|%8.4f|%s|%6s|\n", first ? task.c_str() : "", first ? ver.c_str() : "",
-                     "none", first ? shot.c_str() : "", metric.c_str(), up ? "↑  " : "↓  ", m.value().get<double>(),
-                     se.empty() ? "   " : "±  ", se.c_str());
+      s += strformat("|%-15s|%7s|%-6s|%6s|%-10s|%s|%8.4f|%s|%6s|\n", first ? task.c_str() : "",
+                     first ? ver.c_str() : "", "none", first ? shot.c_str() : "", metric.c_str(), up ? "↑  " : "↓  ",
+                     m.value().get<double>(), se.empty() ? "   " : "±  ", se.c_str());
       first = false;
     }
   }
   if (out["summary"].contains("avg_acc_6"))
-    s += strformat("\nAverage acc over the six paper tasks (mmlu, piqa, arc_easy, arc_challenge, winogrande, openbookqa): %.4f\n",
-                   out["summary"]["avg_acc_6"].get<double>());
+    s += strformat(
+        "\nAverage acc over the six paper tasks (mmlu, piqa, arc_easy, arc_challenge, winogrande, openbookqa): %.4f\n",
+        out["summary"]["avg_acc_6"].get<double>());
   return s;
 }
 

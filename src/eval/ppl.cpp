@@ -5,11 +5,11 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "prune/calibration.h"
 #include "base/error.h"
 #include "base/fs_util.h"
 #include "base/progress.h"
 #include "base/sha256.h"
+#include "prune/calibration.h"
 
 namespace leap {
 namespace fs = std::filesystem;
@@ -19,7 +19,8 @@ PplText load_ppl_text(const std::string& task, const std::string& data_dir, cons
   t.task = task;
   if (task == "wikitext2") {
     t.path = (fs::path(data_dir) / "wikitext-2" / "raw" / "wikitext-test.txt").string();
-    if (!file_exists(t.path)) fail("wikitext2: data file %s not found (set --data_dir or LEAP_DATA_DIR)", t.path.c_str());
+    if (!file_exists(t.path))
+      fail("wikitext2: data file %s not found (set --data_dir or LEAP_DATA_DIR)", t.path.c_str());
     std::string raw = read_file(t.path);
     t.text.reserve(raw.size());
     for (size_t i = 0; i < raw.size(); ++i)  // CRLF → LF
@@ -67,9 +68,9 @@ PplResult eval_ppl_ids(CausalLM& m, const std::vector<int64_t>& ids, int64_t seq
   double sum = 0;
   for (int64_t b = 0; b < n; b += batch_size) {
     torch::Tensor x = all.slice(0, b, std::min(n, b + batch_size)).to(m->device());  // [B, L]
-    torch::Tensor logits = m->forward(x).to(torch::kFloat32);                          // [B, L, V]
-    torch::Tensor lp = torch::log_softmax(logits.slice(1, 0, seqlen - 1), -1);         // predicts tokens 1..L-1
-    torch::Tensor nll = -lp.gather(-1, x.slice(1, 1).unsqueeze(-1)).squeeze(-1);       // [B, L-1]
+    torch::Tensor logits = m->forward(x).to(torch::kFloat32);                        // [B, L, V]
+    torch::Tensor lp = torch::log_softmax(logits.slice(1, 0, seqlen - 1), -1);       // predicts tokens 1..L-1
+    torch::Tensor nll = -lp.gather(-1, x.slice(1, 1).unsqueeze(-1)).squeeze(-1);     // [B, L-1]
     torch::Tensor per_window = nll.to(torch::kFloat64).mean(1).cpu();
     for (int64_t i = 0; i < per_window.size(0); ++i) {
       double v = per_window[i].item<double>();

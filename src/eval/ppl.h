@@ -17,10 +17,10 @@
 namespace leap {
 
 struct PplText {
-  std::string task;    // wikitext2 | c4 | ppl
-  std::string path;    // file read
-  std::string sha256;  // of the file
-  std::string join;    // how documents were joined
+  std::string task;         // wikitext2 | c4 | ppl
+  std::string path;         // file read
+  std::string sha256;       // of the file
+  std::string join;         // how documents were joined
   int64_t max_windows = 0;  // 0 = all
   std::string text;
 };

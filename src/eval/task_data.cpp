@@ -1,18 +1,17 @@
 // task_data.cpp — see task_data.h.
 #include "eval/task_data.h"
 
-#include <bzlib.h>
-
 #include <algorithm>
+#include <bzlib.h>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <regex>
 
 #include "base/error.h"
 #include "base/fs_util.h"
+#include "base/json_input.h"
 #include "base/sha256.h"
 #include "text/unicode.h"
-#include "base/json_input.h"
 
 namespace leap {
 namespace fs = std::filesystem;
@@ -24,22 +23,22 @@ const std::vector<std::pair<std::string, std::string>>& mmlu_subjects() {
     auto add = [&](const char* cat, std::initializer_list<const char*> names) {
       for (const char* n : names) v.emplace_back(n, cat);
     };
-    add("stem", {"abstract_algebra", "anatomy", "astronomy", "college_biology", "college_chemistry",
-                 "college_computer_science", "college_mathematics", "college_physics", "computer_security",
-                 "conceptual_physics", "electrical_engineering", "elementary_mathematics", "high_school_biology",
-                 "high_school_chemistry", "high_school_computer_science", "high_school_mathematics",
-                 "high_school_physics", "high_school_statistics", "machine_learning"});
+    add("stem",
+        {"abstract_algebra", "anatomy", "astronomy", "college_biology", "college_chemistry", "college_computer_science",
+         "college_mathematics", "college_physics", "computer_security", "conceptual_physics", "electrical_engineering",
+         "elementary_mathematics", "high_school_biology", "high_school_chemistry", "high_school_computer_science",
+         "high_school_mathematics", "high_school_physics", "high_school_statistics", "machine_learning"});
     add("other", {"business_ethics", "clinical_knowledge", "college_medicine", "global_facts", "human_aging",
                   "management", "marketing", "medical_genetics", "miscellaneous", "nutrition",
                   "professional_accounting", "professional_medicine", "virology"});
-    add("social_sciences", {"econometrics", "high_school_geography", "high_school_government_and_politics",
-                            "high_school_macroeconomics", "high_school_microeconomics", "high_school_psychology",
-                            "human_sexuality", "professional_psychology", "public_relations", "security_studies",
-                            "sociology", "us_foreign_policy"});
-    add("humanities", {"formal_logic", "high_school_european_history", "high_school_us_history",
-                       "high_school_world_history", "international_law", "jurisprudence", "logical_fallacies",
-                       "moral_disputes", "moral_scenarios", "philosophy", "prehistory", "professional_law",
-                       "world_religions"});
+    add("social_sciences",
+        {"econometrics", "high_school_geography", "high_school_government_and_politics", "high_school_macroeconomics",
+         "high_school_microeconomics", "high_school_psychology", "human_sexuality", "professional_psychology",
+         "public_relations", "security_studies", "sociology", "us_foreign_policy"});
+    add("humanities",
+        {"formal_logic", "high_school_european_history", "high_school_us_history", "high_school_world_history",
+         "international_law", "jurisprudence", "logical_fallacies", "moral_disputes", "moral_scenarios", "philosophy",
+         "prehistory", "professional_law", "world_religions"});
     std::sort(v.begin(), v.end());
     return v;
   }();
@@ -186,9 +185,11 @@ std::vector<std::string> str_list(const json& j, const char* k, const std::strin
   return out;
 }
 int64_t gold_field(const json& j, size_t n_choices, const std::string& file, size_t line) {
-  if (!j.contains("gold") || !j["gold"].is_number_integer()) fail("%s:%zu: missing integer field \"gold\"", file.c_str(), line);
+  if (!j.contains("gold") || !j["gold"].is_number_integer())
+    fail("%s:%zu: missing integer field \"gold\"", file.c_str(), line);
   int64_t g = j["gold"].get<int64_t>();
-  if (g < 0 || g >= int64_t(n_choices)) fail("%s:%zu: gold %lld out of range for %zu choices", file.c_str(), line, (long long)g, n_choices);
+  if (g < 0 || g >= int64_t(n_choices))
+    fail("%s:%zu: gold %lld out of range for %zu choices", file.c_str(), line, (long long)g, n_choices);
   return g;
 }
 // Index of answerKey among labels (ARC/OBQA original layouts); answerKey may carry spaces.
@@ -199,7 +200,8 @@ int64_t answer_index(const std::vector<std::string>& labels, std::string key, co
   fail("%s:%zu: answerKey \"%s\" is not among the choice labels", file.c_str(), line, key.c_str());
 }
 
-std::string find_file(const std::string& data_dir, const std::string& task, std::initializer_list<const char*> candidates) {
+std::string find_file(const std::string& data_dir, const std::string& task,
+                      std::initializer_list<const char*> candidates) {
   std::string looked;
   for (const char* c : candidates) {
     fs::path p = fs::path(data_dir) / c;
@@ -243,7 +245,8 @@ void load_piqa(TaskData& t, const std::string& dir) {
   for (size_t i = 0; i < L.rows.size(); ++i) {
     const auto& [line, j] = L.rows[i];
     std::string goal = str_field(j, "goal", f, line);
-    t.docs.push_back(mc("Question: " + goal + "\nAnswer:", {str_field(j, "sol1", f, line), str_field(j, "sol2", f, line)}, labels[i]));
+    t.docs.push_back(mc(
+        "Question: " + goal + "\nAnswer:", {str_field(j, "sol1", f, line), str_field(j, "sol2", f, line)}, labels[i]));
   }
   t.files = {f, lab};
 }
@@ -259,7 +262,8 @@ void load_qa(TaskData& t, const std::string& dir, const std::string& file_rel, b
     if (j.contains("query")) {  // llm-foundry
       question = str_field(j, "query", f, line);
       if (arc) {
-        if (question.rfind("Question: ", 0) != 0) fail("%s:%zu: ARC query does not start with \"Question: \"", f.c_str(), line);
+        if (question.rfind("Question: ", 0) != 0)
+          fail("%s:%zu: ARC query does not start with \"Question: \"", f.c_str(), line);
         question = question.substr(10);
       }
       choices = str_list(j, "choices", f, line);
@@ -276,7 +280,8 @@ void load_qa(TaskData& t, const std::string& dir, const std::string& file_rel, b
       gold = answer_index(labels, str_field(j, "answerKey", f, line), f, line);
     } else {  // HF schema
       question = str_field(j, arc ? "question" : "question_stem", f, line);
-      if (!j.contains("choices") || !j["choices"].is_object()) fail("%s:%zu: missing choices {text, label}", f.c_str(), line);
+      if (!j.contains("choices") || !j["choices"].is_object())
+        fail("%s:%zu: missing choices {text, label}", f.c_str(), line);
       choices = str_list(j["choices"], "text", f, line);
       gold = answer_index(str_list(j["choices"], "label", f, line), str_field(j, "answerKey", f, line), f, line);
     }
@@ -303,7 +308,8 @@ void load_winogrande(TaskData& t, const std::string& dir) {
       std::string tail = s.substr(idx + 1);
       tail.erase(0, tail.find_first_not_of(" \t\n\r\f\v"));
       tail.erase(tail.find_last_not_of(" \t\n\r\f\v") + 1);
-      d.contexts = {s.substr(0, idx) + str_field(j, "option1", f, line), s.substr(0, idx) + str_field(j, "option2", f, line)};
+      d.contexts = {s.substr(0, idx) + str_field(j, "option1", f, line),
+                    s.substr(0, idx) + str_field(j, "option2", f, line)};
       d.continuations = {" " + tail};
       std::string a = j.contains("answer") && j["answer"].is_string() ? j["answer"].get<std::string>() : "";
       if (a != "1" && a != "2") fail("%s:%zu: answer must be \"1\" or \"2\"", f.c_str(), line);
@@ -332,8 +338,9 @@ std::string py_capitalize(const std::string& s) {  // str.capitalize for the ASC
   return out;
 }
 void load_hellaswag(TaskData& t, const std::string& dir) {
-  std::string f = find_file(dir, "hellaswag", {"hellaswag/hellaswag_val.jsonl", "hellaswag/hellaswag_val_full.txt.bz2",
-                                               "hellaswag/hellaswag_val_full.txt"});
+  std::string f = find_file(
+      dir, "hellaswag",
+      {"hellaswag/hellaswag_val.jsonl", "hellaswag/hellaswag_val_full.txt.bz2", "hellaswag/hellaswag_val_full.txt"});
   auto add = [&](const std::string& activity, const std::string& ctx_a, const std::string& ctx_b,
                  const std::vector<std::string>& endings, int64_t gold) {
     std::vector<std::string> ch;
@@ -344,9 +351,12 @@ void load_hellaswag(TaskData& t, const std::string& dir) {
     Lines L = read_jsonl(f);
     for (const auto& [line, j] : L.rows) {
       auto endings = str_list(j, "endings", f, line);
-      int64_t gold = j.contains("label") ? (j["label"].is_string() ? std::stoll(j["label"].get<std::string>()) : j["label"].get<int64_t>()) : -1;
+      int64_t gold = j.contains("label") ? (j["label"].is_string() ? std::stoll(j["label"].get<std::string>())
+                                                                   : j["label"].get<int64_t>())
+                                         : -1;
       if (gold < 0 || gold >= int64_t(endings.size())) fail("%s:%zu: bad label", f.c_str(), line);
-      add(str_field(j, "activity_label", f, line), str_field(j, "ctx_a", f, line), str_field(j, "ctx_b", f, line), endings, gold);
+      add(str_field(j, "activity_label", f, line), str_field(j, "ctx_a", f, line), str_field(j, "ctx_b", f, line),
+          endings, gold);
     }
   } else {  // llama.cpp layout: 6 lines per task: "activity: ctx", label, 4 endings (ctx_b not capitalised)
     std::string raw = read_text_file(f);
@@ -359,7 +369,8 @@ void load_hellaswag(TaskData& t, const std::string& dir) {
       pos = nl + 1;
     }
     while (!lines.empty() && lines.back().empty()) lines.pop_back();
-    if (lines.size() % 6 != 0) fail("%s: %zu lines is not a multiple of 6 (context, label, 4 endings)", f.c_str(), lines.size());
+    if (lines.size() % 6 != 0)
+      fail("%s: %zu lines is not a multiple of 6 (context, label, 4 endings)", f.c_str(), lines.size());
     static const std::regex tail("^(.*[.!?][\"')]?) (\\S.*)$");
     for (size_t i = 0; i < lines.size(); i += 6) {
       const std::string& cl = lines[i];
@@ -369,13 +380,15 @@ void load_hellaswag(TaskData& t, const std::string& dir) {
       std::smatch m;
       if (std::regex_match(ctx, m, tail)) {  // ctx_b = the lowercase fragment after the last sentence end
         std::string frag = m[2].str();
-        if (!frag.empty() && std::islower(static_cast<unsigned char>(frag[0])) && frag.find_first_of(".!?") == std::string::npos) {
+        if (!frag.empty() && std::islower(static_cast<unsigned char>(frag[0])) &&
+            frag.find_first_of(".!?") == std::string::npos) {
           a = m[1].str();
           b = frag;
         }
       }
       const std::string& lab = lines[i + 1];
-      if (lab.size() != 1 || lab[0] < '0' || lab[0] > '3') fail("%s:%zu: label \"%s\" is not 0-3", f.c_str(), i + 2, lab.c_str());
+      if (lab.size() != 1 || lab[0] < '0' || lab[0] > '3')
+        fail("%s:%zu: label \"%s\" is not 0-3", f.c_str(), i + 2, lab.c_str());
       add(act, a, b, {lines[i + 2], lines[i + 3], lines[i + 4], lines[i + 5]}, lab[0] - '0');
     }
   }
@@ -412,12 +425,16 @@ std::vector<TaskDoc> read_mmlu_csv(const std::string& path, const std::string& s
   if (!rows.empty() && !rows[0].empty() && rows[0][0] == "question") start = 1;  // header (staged layout)
   for (size_t r = start; r < rows.size(); ++r) {
     const auto& row = rows[r];
-    if (row.size() != 6) fail("%s: row %zu has %zu fields, expected 6 (question, 4 choices, answer)", path.c_str(), r + 1, row.size());
+    if (row.size() != 6)
+      fail("%s: row %zu has %zu fields, expected 6 (question, 4 choices, answer)", path.c_str(), r + 1, row.size());
     int64_t ans;
     const std::string& a = row[5];
-    if (a.size() == 1 && a[0] >= 'A' && a[0] <= 'D') ans = a[0] - 'A';
-    else if (a.size() == 1 && a[0] >= '0' && a[0] <= '3') ans = a[0] - '0';
-    else fail("%s: row %zu: answer \"%s\" is not 0-3 or A-D", path.c_str(), r + 1, a.c_str());
+    if (a.size() == 1 && a[0] >= 'A' && a[0] <= 'D')
+      ans = a[0] - 'A';
+    else if (a.size() == 1 && a[0] >= '0' && a[0] <= '3')
+      ans = a[0] - '0';
+    else
+      fail("%s: row %zu: answer \"%s\" is not 0-3 or A-D", path.c_str(), r + 1, a.c_str());
     TaskDoc d;
     d.contexts = {row[0]};  // the raw question; the prompt is built later
     d.choices = {row[1], row[2], row[3], row[4]};
@@ -431,9 +448,11 @@ std::string mmlu_question_block(const TaskDoc& d) {
   std::string q = d.contexts[0];
   q.erase(0, q.find_first_not_of(" \t\n\r\f\v"));
   q.erase(q.find_last_not_of(" \t\n\r\f\v") + 1);
-  return q + "\nA. " + d.choices[0] + "\nB. " + d.choices[1] + "\nC. " + d.choices[2] + "\nD. " + d.choices[3] + "\nAnswer:";
+  return q + "\nA. " + d.choices[0] + "\nB. " + d.choices[1] + "\nC. " + d.choices[2] + "\nD. " + d.choices[3] +
+         "\nAnswer:";
 }
-void load_mmlu(TaskData& t, const std::string& dir, const std::vector<std::string>& subjects, int64_t limit, int64_t k) {
+void load_mmlu(TaskData& t, const std::string& dir, const std::vector<std::string>& subjects, int64_t limit,
+               int64_t k) {
   t.version = 2;
   for (const auto& s : subjects) {
     std::string f = find_file(dir, "mmlu", {("mmlu/test/" + s + "_test.csv").c_str()});
@@ -447,8 +466,10 @@ void load_mmlu(TaskData& t, const std::string& dir, const std::vector<std::strin
       std::string df = find_file(dir, "mmlu", {("mmlu/dev/" + s + "_dev.csv").c_str()});
       auto dev = read_mmlu_csv(df, s);
       t.files.push_back(df);
-      if (int64_t(dev.size()) < k) fail("%s: %zu dev questions, fewer than --num_fewshot %lld", df.c_str(), dev.size(), (long long)k);
-      for (int64_t i = 0; i < k; ++i) prefix += mmlu_question_block(dev[size_t(i)]) + " " + std::string(1, char('A' + dev[size_t(i)].gold)) + "\n\n";
+      if (int64_t(dev.size()) < k)
+        fail("%s: %zu dev questions, fewer than --num_fewshot %lld", df.c_str(), dev.size(), (long long)k);
+      for (int64_t i = 0; i < k; ++i)
+        prefix += mmlu_question_block(dev[size_t(i)]) + " " + std::string(1, char('A' + dev[size_t(i)].gold)) + "\n\n";
     }
     t.original_size += int64_t(docs.size());
     if (limit > 0 && int64_t(docs.size()) > limit) docs.resize(size_t(limit));
@@ -466,14 +487,24 @@ TaskData load_task(const std::string& name, const std::string& dir, int64_t limi
   TaskData t;
   t.name = name;
   if (k > 0 && name != "mmlu" && !is_mmlu_subject_task(name))
-    fail("task %s: --num_fewshot > 0 needs its training split, which is not in the data folder (only mmlu has a dev split)", name.c_str());
-  if (name == "piqa") load_piqa(t, dir);
-  else if (name == "arc_easy") load_qa(t, dir, "arc/arc_easy.jsonl", true);
-  else if (name == "arc_challenge") load_qa(t, dir, "arc/arc_challenge.jsonl", true);
-  else if (name == "openbookqa") load_qa(t, dir, "openbookqa/openbook_qa.jsonl", false);
-  else if (name == "winogrande") load_winogrande(t, dir);
-  else if (name == "hellaswag") load_hellaswag(t, dir);
-  else if (name == "lambada_openai") load_lambada(t, dir);
+    fail(
+        "task %s: --num_fewshot > 0 needs its training split, which is not in the data folder (only mmlu has a dev "
+        "split)",
+        name.c_str());
+  if (name == "piqa")
+    load_piqa(t, dir);
+  else if (name == "arc_easy")
+    load_qa(t, dir, "arc/arc_easy.jsonl", true);
+  else if (name == "arc_challenge")
+    load_qa(t, dir, "arc/arc_challenge.jsonl", true);
+  else if (name == "openbookqa")
+    load_qa(t, dir, "openbookqa/openbook_qa.jsonl", false);
+  else if (name == "winogrande")
+    load_winogrande(t, dir);
+  else if (name == "hellaswag")
+    load_hellaswag(t, dir);
+  else if (name == "lambada_openai")
+    load_lambada(t, dir);
   else if (name == "mmlu" || is_mmlu_subject_task(name)) {
     std::vector<std::string> subjects;
     for (const auto& s : mmlu_subjects())

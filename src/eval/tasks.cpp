@@ -28,8 +28,8 @@ std::vector<int64_t> LoglikelihoodScorer::tok_encode(const std::string& s) const
   return tok_.encode(s, add);
 }
 
-std::pair<std::vector<int64_t>, std::vector<int64_t>> LoglikelihoodScorer::encode_pair(const std::string& context,
-                                                                                        const std::string& continuation) const {
+std::pair<std::vector<int64_t>, std::vector<int64_t>> LoglikelihoodScorer::encode_pair(
+    const std::string& context, const std::string& continuation) const {
   std::string ctx = context, cont = continuation;
   // n_spaces = len(context) - len(context.rstrip()): Python's whitespace, per code point
   auto cps = unicode::decode_utf8(ctx);
@@ -51,7 +51,7 @@ std::vector<LLResult> LoglikelihoodScorer::score(const std::vector<LLRequest>& r
   torch::NoGradGuard ng;
   truncated_ = 0;
   struct Seq {
-    std::vector<int64_t> inp;  // model input
+    std::vector<int64_t> inp;                                   // model input
     std::vector<std::pair<size_t, std::vector<int64_t>>> uses;  // (request, continuation tokens)
   };
   std::vector<Seq> seqs;
@@ -64,9 +64,10 @@ std::vector<LLResult> LoglikelihoodScorer::score(const std::vector<LLRequest>& r
       // lm-eval asserts here; leap scores the last max_length continuation tokens (the ones the
       // window can predict) and says so once per call
       if (truncated_++ == 0)
-        LEAP_WARN("%s: continuation of request %zu has %zu tokens, more than max_length %lld; scoring its last %lld tokens "
-                  "(lm-eval would stop with an assertion)", label.c_str(), r, contenc.size(), (long long)max_length_,
-                  (long long)max_length_);
+        LEAP_WARN(
+            "%s: continuation of request %zu has %zu tokens, more than max_length %lld; scoring its last %lld tokens "
+            "(lm-eval would stop with an assertion)",
+            label.c_str(), r, contenc.size(), (long long)max_length_, (long long)max_length_);
       cenc = {contenc[contenc.size() - size_t(max_length_) - 1]};  // the token before the scored tail
       contenc.erase(contenc.begin(), contenc.end() - max_length_);
     }
@@ -87,7 +88,8 @@ std::vector<LLResult> LoglikelihoodScorer::score(const std::vector<LLRequest>& r
   // longest first, so batches hold similar lengths (as lm-eval's Collator)
   std::vector<size_t> order(seqs.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return seqs[a].inp.size() > seqs[b].inp.size(); });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return seqs[a].inp.size() > seqs[b].inp.size(); });
   std::vector<LLResult> out(reqs.size());
   Progress prog(label, int64_t(reqs.size()), "req");
   for (size_t b = 0; b < order.size(); b += size_t(batch_size_)) {
@@ -187,7 +189,8 @@ TaskOutcome evaluate_task(LoglikelihoodScorer& scorer, const TaskData& task) {
       s["acc"] = acc.back();
       if (d.contexts.size() == 1 && d.subject.empty()) {  // acc_norm: ll / len(choice) in code points
         std::vector<double> norm;
-        for (size_t k = 0; k < ll.size(); ++k) norm.push_back(ll[k] / double(unicode::decode_utf8(d.choices[k]).size()));
+        for (size_t k = 0; k < ll.size(); ++k)
+          norm.push_back(ll[k] / double(unicode::decode_utf8(d.choices[k]).size()));
         acc_norm.push_back(argmax(norm) == size_t(d.gold) ? 1.0 : 0.0);
         s["acc_norm"] = acc_norm.back();
       }

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "model/model.h"
 #include "eval/task_data.h"
+#include "model/model.h"
 #include "text/tokenizer.h"
 
 namespace leap {

@@ -14,9 +14,12 @@ using json = nlohmann::json;
 
 const char* family_name(Family f) {
   switch (f) {
-    case Family::llama: return "llama";
-    case Family::qwen2: return "qwen2";
-    case Family::gemma3: return "gemma3";
+    case Family::llama:
+      return "llama";
+    case Family::qwen2:
+      return "qwen2";
+    case Family::gemma3:
+      return "gemma3";
   }
   return "?";
 }
@@ -112,7 +115,8 @@ void read_shapes(const Reader& rd, ModelConfig& c, bool gemma) {
          c.hidden_act.c_str());
 }
 
-// Tied embeddings (the key may sit at the top level of a multimodal config), biases, norms and the attention scale of each family.
+// Tied embeddings (the key may sit at the top level of a multimodal config), biases, norms and the attention scale of
+// each family.
 void read_attention(const Reader& rd, const Reader& top, ModelConfig& c, bool gemma) {
   const std::string& src = c.source;
   bool tie_default = gemma;
@@ -153,7 +157,8 @@ void read_layer_types(const Reader& rd, const json& j, ModelConfig& c, bool gemm
       fail("%s: \"layer_types\" must list one entry per layer (%lld)", src.c_str(), (long long)c.num_layers);
     for (size_t i = 0; i < lt.size(); ++i) {
       std::string t = lt[i].is_string() ? lt[i].get<std::string>() : "";
-      if (t == "sliding_attention") c.layer_is_sliding[i] = true;
+      if (t == "sliding_attention")
+        c.layer_is_sliding[i] = true;
       else if (t != "full_attention")
         fail("%s: layer_types[%zu] = \"%s\" is not supported (full_attention or sliding_attention)", src.c_str(), i,
              t.c_str());
@@ -181,8 +186,8 @@ void read_rope(const Reader& rd, const json& j, ModelConfig& c, bool gemma) {
     if (!rp.is_object()) fail("%s: \"rope_parameters\" must be an object", src.c_str());
     if (rp.contains("full_attention") || rp.contains("sliding_attention")) {
       c.rope_global = parse_rope(rp.value("full_attention", json()), 10000.0, src, "rope_parameters.full_attention");
-      c.rope_local = parse_rope(rp.value("sliding_attention", json()), 10000.0, src,
-                                "rope_parameters.sliding_attention");
+      c.rope_local =
+          parse_rope(rp.value("sliding_attention", json()), 10000.0, src, "rope_parameters.sliding_attention");
     } else {
       c.rope_global = c.rope_local = parse_rope(rp, gemma ? 1e6 : 10000.0, src, "rope_parameters");
     }
@@ -200,12 +205,15 @@ void read_rope(const Reader& rd, const json& j, ModelConfig& c, bool gemma) {
 
 // BOS / EOS ids and the checkpoint dtype (the text config first, then the top level).
 void read_special_tokens(const Reader& rd, const Reader& top, const json& j, const json& root, ModelConfig& c) {
-  if (rd.has("bos_token_id") && j["bos_token_id"].is_number_integer()) c.bos_token_id = j["bos_token_id"].get<int64_t>();
+  if (rd.has("bos_token_id") && j["bos_token_id"].is_number_integer())
+    c.bos_token_id = j["bos_token_id"].get<int64_t>();
   else if (top.has("bos_token_id") && root["bos_token_id"].is_number_integer())
     c.bos_token_id = root["bos_token_id"].get<int64_t>();
-  const json* eos = rd.has("eos_token_id") ? &j["eos_token_id"] : (top.has("eos_token_id") ? &root["eos_token_id"] : nullptr);
+  const json* eos =
+      rd.has("eos_token_id") ? &j["eos_token_id"] : (top.has("eos_token_id") ? &root["eos_token_id"] : nullptr);
   if (eos) {
-    if (eos->is_number_integer()) c.eos_token_ids.push_back(eos->get<int64_t>());
+    if (eos->is_number_integer())
+      c.eos_token_ids.push_back(eos->get<int64_t>());
     else if (eos->is_array())
       for (const auto& e : *eos)
         if (e.is_number_integer()) c.eos_token_ids.push_back(e.get<int64_t>());
@@ -259,6 +267,8 @@ ModelConfig parse_hf_config(const std::string& text, const std::string& src) {
   return c;
 }
 
-ModelConfig load_hf_config(const std::string& path) { return parse_hf_config(read_file(path), path); }
+ModelConfig load_hf_config(const std::string& path) {
+  return parse_hf_config(read_file(path), path);
+}
 
 }  // namespace leap

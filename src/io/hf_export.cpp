@@ -1,9 +1,8 @@
 // hf_export.cpp — see hf_export.h.
 #include "io/hf_export.h"
 
-#include <unistd.h>
-
 #include <filesystem>
+#include <unistd.h>
 
 #include "base/error.h"
 #include "base/fs_util.h"
@@ -15,8 +14,8 @@ namespace leap {
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
 
-void export_hf_model(CausalLM& m, const std::string& source_dir, const std::string& out_dir,
-                        const json& sidecar, uint64_t max_shard_bytes) {
+void export_hf_model(CausalLM& m, const std::string& source_dir, const std::string& out_dir, const json& sidecar,
+                     uint64_t max_shard_bytes) {
   torch::NoGradGuard ng;
   LEAP_CHECK(!out_dir.empty(), "--save_model is empty");
   fs::path out = fs::absolute(fs::path(out_dir)).lexically_normal();
@@ -30,7 +29,8 @@ void export_hf_model(CausalLM& m, const std::string& source_dir, const std::stri
   tmp_name += ".tmp-" + std::to_string(::getpid());
   fs::path tmp = out.parent_path() / tmp_name;
   fs::remove_all(tmp, ec);
-  if (!fs::create_directory(tmp, ec)) fail("%s: cannot create %s: %s", out_dir.c_str(), tmp.string().c_str(), ec.message().c_str());
+  if (!fs::create_directory(tmp, ec))
+    fail("%s: cannot create %s: %s", out_dir.c_str(), tmp.string().c_str(), ec.message().c_str());
   try {
     // 1. non-weight files, byte for byte
     for (const auto& e : fs::directory_iterator(src)) {
@@ -48,9 +48,12 @@ void export_hf_model(CausalLM& m, const std::string& source_dir, const std::stri
       const st::TensorInfo& info = ck.info(key);
       std::string name = canonical_key(key, m->config());
       torch::Tensor t;
-      if (!name.empty() && params.contains(name)) t = params[name].detach().to(torch::kCPU).to(to_torch_dtype(info.dtype));
-      else if (key == "lm_head.weight" && m->config().tie_word_embeddings) t = m->lm_head_weight().detach().to(torch::kCPU).to(to_torch_dtype(info.dtype));
-      else t = read_tensor(ck, key);  // untouched by leap (vision tower, buffers)
+      if (!name.empty() && params.contains(name))
+        t = params[name].detach().to(torch::kCPU).to(to_torch_dtype(info.dtype));
+      else if (key == "lm_head.weight" && m->config().tie_word_embeddings)
+        t = m->lm_head_weight().detach().to(torch::kCPU).to(to_torch_dtype(info.dtype));
+      else
+        t = read_tensor(ck, key);  // untouched by leap (vision tower, buffers)
       all.emplace_back(key, t);
     }
     std::vector<std::vector<size_t>> shards(1);
@@ -98,7 +101,8 @@ void export_hf_model(CausalLM& m, const std::string& source_dir, const std::stri
     if (!old.empty()) fs::remove_all(old, ec);
   } catch (const Error& e) {
     fs::remove_all(tmp, ec);
-    fail("%s: writing the model folder failed, the previous content (if any) is untouched: %s", out_dir.c_str(), e.what());
+    fail("%s: writing the model folder failed, the previous content (if any) is untouched: %s", out_dir.c_str(),
+         e.what());
   } catch (...) {
     fs::remove_all(tmp, ec);
     throw;

@@ -17,6 +17,6 @@ namespace leap {
 constexpr uint64_t kDefaultMaxShardBytes = 5ull << 30;  // HF's default "5GB"
 
 void export_hf_model(CausalLM& m, const std::string& source_dir, const std::string& out_dir,
-                        const nlohmann::ordered_json& sidecar, uint64_t max_shard_bytes = kDefaultMaxShardBytes);
+                     const nlohmann::ordered_json& sidecar, uint64_t max_shard_bytes = kDefaultMaxShardBytes);
 
 }  // namespace leap

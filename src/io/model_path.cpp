@@ -34,9 +34,10 @@ std::string leap_home() {
       if (has_configs(d / "share" / "leap")) return (d / "share" / "leap").string();
       if (d == d.root_path() || d.empty()) break;
     }
-    fail("leap's data files (configs/models, data/) were not found in %s or any folder above it (nor in their "
-         "share/leap); set LEAP_HOME to the leap source tree or install prefix",
-         start.string().c_str());
+    fail(
+        "leap's data files (configs/models, data/) were not found in %s or any folder above it (nor in their "
+        "share/leap); set LEAP_HOME to the leap source tree or install prefix",
+        start.string().c_str());
   }();
   return home;
 }
@@ -46,7 +47,8 @@ nlohmann::json model_preset_defaults(const ModelPreset& preset) {
   nlohmann::json d = preset.json["defaults"];
   LEAP_CHECK(d.is_object(), "%s: \"defaults\" must be an object", preset.file.c_str());
   for (auto it = d.begin(); it != d.end(); ++it)
-    if (it.value().is_string() && (it.key().find("data") != std::string::npos || it.key().find("file") != std::string::npos)) {
+    if (it.value().is_string() &&
+        (it.key().find("data") != std::string::npos || it.key().find("file") != std::string::npos)) {
       fs::path v = it.value().get<std::string>();
       if (!v.empty() && v.is_relative()) it.value() = (fs::path(leap_home()) / v).string();
     }

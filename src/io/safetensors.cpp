@@ -19,9 +19,9 @@ struct DTypeRow {
   const char* name;
   size_t size;
 };
-constexpr DTypeRow kDTypes[] = {{DType::F64, "F64", 8}, {DType::F32, "F32", 4}, {DType::F16, "F16", 2},
+constexpr DTypeRow kDTypes[] = {{DType::F64, "F64", 8},   {DType::F32, "F32", 4}, {DType::F16, "F16", 2},
                                 {DType::BF16, "BF16", 2}, {DType::I64, "I64", 8}, {DType::I32, "I32", 4},
-                                {DType::I16, "I16", 2}, {DType::I8, "I8", 1},   {DType::U8, "U8", 1},
+                                {DType::I16, "I16", 2},   {DType::I8, "I8", 1},   {DType::U8, "U8", 1},
                                 {DType::BOOL, "BOOL", 1}};
 }  // namespace
 
@@ -49,8 +49,9 @@ int64_t TensorInfo::numel() const {
 
 Header parse_header(const uint8_t* data, uint64_t size, const std::string& file) {
   const char* f = file.c_str();
-  if (size < 8) fail("%s: truncated safetensors file (%llu bytes, need at least 8 for the header length)", f,
-                     (unsigned long long)size);
+  if (size < 8)
+    fail("%s: truncated safetensors file (%llu bytes, need at least 8 for the header length)", f,
+         (unsigned long long)size);
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | data[i];
   if (n > kMaxHeaderBytes)
@@ -109,14 +110,15 @@ Header parse_header(const uint8_t* data, uint64_t size, const std::string& file)
         fail("%s: data_offsets must be non-negative integers", ctx.c_str());
     t.begin = v["data_offsets"][0].get<uint64_t>();
     t.end = v["data_offsets"][1].get<uint64_t>();
-    if (t.end < t.begin) fail("%s: data_offsets end %llu is before begin %llu", ctx.c_str(),
-                              (unsigned long long)t.end, (unsigned long long)t.begin);
+    if (t.end < t.begin)
+      fail("%s: data_offsets end %llu is before begin %llu", ctx.c_str(), (unsigned long long)t.end,
+           (unsigned long long)t.begin);
     if (t.end > data_size)
       fail("%s: data_offsets [%llu, %llu) run past the end of the data section (%llu bytes)", ctx.c_str(),
            (unsigned long long)t.begin, (unsigned long long)t.end, (unsigned long long)data_size);
     if (t.end - t.begin != numel * es)
-      fail("%s: byte length %llu does not match shape x dtype size (%llu elements x %llu bytes = %llu)",
-           ctx.c_str(), (unsigned long long)(t.end - t.begin), (unsigned long long)numel, (unsigned long long)es,
+      fail("%s: byte length %llu does not match shape x dtype size (%llu elements x %llu bytes = %llu)", ctx.c_str(),
+           (unsigned long long)(t.end - t.begin), (unsigned long long)numel, (unsigned long long)es,
            (unsigned long long)(numel * es));
     h.tensors.emplace(name, std::move(t));
   }
@@ -130,8 +132,8 @@ Header parse_header(const uint8_t* data, uint64_t size, const std::string& file)
       fail("%s: tensor \"%s\" at bytes [%llu, %llu) overlaps the previous tensor (which ends at %llu)", f,
            t->name.c_str(), (unsigned long long)t->begin, (unsigned long long)t->end, (unsigned long long)expect);
     if (t->begin > expect)
-      fail("%s: gap in the data section before tensor \"%s\" (bytes [%llu, %llu) are not covered)", f,
-           t->name.c_str(), (unsigned long long)expect, (unsigned long long)t->begin);
+      fail("%s: gap in the data section before tensor \"%s\" (bytes [%llu, %llu) are not covered)", f, t->name.c_str(),
+           (unsigned long long)expect, (unsigned long long)t->begin);
     expect = t->end;
   }
   if (expect != data_size)
@@ -160,8 +162,7 @@ std::map<std::string, std::string> parse_index(const std::string& index_path) {
     fail("%s: missing \"weight_map\" object", index_path.c_str());
   std::map<std::string, std::string> out;
   for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
-    if (!it.value().is_string())
-      fail("%s: weight_map[\"%s\"] is not a string", index_path.c_str(), it.key().c_str());
+    if (!it.value().is_string()) fail("%s: weight_map[\"%s\"] is not a string", index_path.c_str(), it.key().c_str());
     std::string shard = it.value().get<std::string>();
     fs::path p(shard);
     bool bad = shard.empty() || p.is_absolute() || shard.find('\\') != std::string::npos ||
@@ -236,8 +237,12 @@ const File& Reader::file_of(const std::string& name) const {
   if (it == where_.end()) fail("%s: no tensor named \"%s\"", source_.c_str(), name.c_str());
   return *files_[it->second];
 }
-const TensorInfo& Reader::info(const std::string& name) const { return file_of(name).info(name); }
-const uint8_t* Reader::data(const std::string& name) const { return file_of(name).data(name); }
+const TensorInfo& Reader::info(const std::string& name) const {
+  return file_of(name).info(name);
+}
+const uint8_t* Reader::data(const std::string& name) const {
+  return file_of(name).data(name);
+}
 
 std::string make_header(const std::vector<OutTensor>& tensors, const std::map<std::string, std::string>& metadata) {
   // nlohmann's ordered_json keeps insertion order, so the header lists tensors in file order.
@@ -251,8 +256,9 @@ std::string make_header(const std::vector<OutTensor>& tensors, const std::map<st
   for (const auto& t : tensors) {
     uint64_t numel = 1;
     for (int64_t s : t.shape) numel *= static_cast<uint64_t>(s);
-    LEAP_CHECK(numel * dtype_size(t.dtype) == t.nbytes, "safetensors writer: tensor \"%s\" has %llu bytes, expected %llu",
-               t.name.c_str(), (unsigned long long)t.nbytes, (unsigned long long)(numel * dtype_size(t.dtype)));
+    LEAP_CHECK(numel * dtype_size(t.dtype) == t.nbytes,
+               "safetensors writer: tensor \"%s\" has %llu bytes, expected %llu", t.name.c_str(),
+               (unsigned long long)t.nbytes, (unsigned long long)(numel * dtype_size(t.dtype)));
     LEAP_CHECK(!j.contains(t.name), "safetensors writer: duplicate tensor name \"%s\"", t.name.c_str());
     j[t.name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {off, off + t.nbytes}}};
     off += t.nbytes;

@@ -1,9 +1,8 @@
 // tensor_io.h — safetensors ↔ torch tensors (the torch side of safetensors.h).
 #pragma once
-#include <torch/torch.h>
-
 #include <map>
 #include <string>
+#include <torch/torch.h>
 #include <utility>
 #include <vector>
 

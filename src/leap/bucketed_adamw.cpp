@@ -1,10 +1,9 @@
 // bucketed_adamw.cpp — see bucketed_adamw.h.
 #include "leap/bucketed_adamw.h"
 
+#include <cmath>
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/variable.h>
-
-#include <cmath>
 
 #include "base/error.h"
 
@@ -13,11 +12,11 @@ using torch::Tensor;
 
 namespace {
 struct Bucket {
-  int64_t lo = 0, hi = 0;     // masked linears [lo, hi) in layer order
+  int64_t lo = 0, hi = 0;  // masked linears [lo, hi) in layer order
   int64_t size = 0, padded = 0;
-  Tensor theta, grad;         // [padded] in θ's dtype; θ leaves and their grads are views of these
-  Tensor theta_own, grad_own; // this rank's slice ([padded / shards]); replicated: the whole bucket
-  Tensor master, m, v;        // float32 [padded / shards]; master only when θ is not float32
+  Tensor theta, grad;          // [padded] in θ's dtype; θ leaves and their grads are views of these
+  Tensor theta_own, grad_own;  // this rank's slice ([padded / shards]); replicated: the whole bucket
+  Tensor master, m, v;         // float32 [padded / shards]; master only when θ is not float32
   int pending = 0;
   bool launched = false;
   DistWork work;
@@ -146,7 +145,8 @@ BucketedAdamW::~BucketedAdamW() = default;
 
 void BucketedAdamW::set_theta(const std::vector<Tensor>& theta) {
   Impl& I = *impl_;
-  LEAP_CHECK(theta.size() == params_.size(), "set_theta: %zu tensors for %zu masked linears", theta.size(), params_.size());
+  LEAP_CHECK(theta.size() == params_.size(), "set_theta: %zu tensors for %zu masked linears", theta.size(),
+             params_.size());
   torch::NoGradGuard ng;
   for (auto& b : I.buckets) {
     Tensor full = torch::zeros({b.padded}, torch::TensorOptions().dtype(torch::kFloat32).device(I.dev));
@@ -182,7 +182,9 @@ void BucketedAdamW::gather(std::vector<Tensor>* theta, std::vector<Tensor>* exp_
     Tensor v = exp_avg_sq ? I.gather_own(b.v, b.padded) : Tensor();
     for (int64_t i = b.lo; i < b.hi; ++i) {
       const int64_t off = I.offset_of[size_t(i)], k = params_[size_t(i)].numel();
-      auto slice = [&](const Tensor& x) { return x.narrow(0, off, k).view(I.shapes[size_t(i)]).to(torch::kCPU).clone(); };
+      auto slice = [&](const Tensor& x) {
+        return x.narrow(0, off, k).view(I.shapes[size_t(i)]).to(torch::kCPU).clone();
+      };
       if (theta) (*theta)[size_t(i)] = slice(th);
       if (exp_avg) (*exp_avg)[size_t(i)] = slice(m);
       if (exp_avg_sq) (*exp_avg_sq)[size_t(i)] = slice(v);
@@ -205,7 +207,9 @@ void BucketedAdamW::zero_grad() {
   I.armed = false;
 }
 
-void BucketedAdamW::arm_reduction() { impl_->armed = true; }
+void BucketedAdamW::arm_reduction() {
+  impl_->armed = true;
+}
 
 void BucketedAdamW::finish_reduction() {
   Impl& I = *impl_;
@@ -244,11 +248,11 @@ void BucketedAdamW::step(int64_t t, double lr) {
     Tensor g = b.grad_own.scalar_type() == torch::kFloat32 ? b.grad_own : I.grad_f32.narrow(0, 0, n).copy_(b.grad_own);
     Tensor p = b.master.defined() ? b.master : b.theta_own;
     p.mul_(1 - lr * o.weight_decay);
-    b.m.lerp_(g, 1 - o.beta1);                       // m ← β1 m + (1−β1) g
-    b.v.mul_(o.beta2).addcmul_(g, g, 1 - o.beta2);   // v ← β2 v + (1−β2) g²
+    b.m.lerp_(g, 1 - o.beta1);                      // m ← β1 m + (1−β1) g
+    b.v.mul_(o.beta2).addcmul_(g, g, 1 - o.beta2);  // v ← β2 v + (1−β2) g²
     Tensor denom = I.scratch_f32.narrow(0, 0, n);
     at::sqrt_out(denom, b.v).div_(std::sqrt(bc2)).add_(o.eps);  // √v̂ + ε
-    p.addcdiv_(b.m, denom, -lr / bc1);               // θ ← θ − lr·m̂/(√v̂ + ε)
+    p.addcdiv_(b.m, denom, -lr / bc1);                          // θ ← θ − lr·m̂/(√v̂ + ε)
     if (b.master.defined()) b.theta_own.copy_(b.master);
     if (I.shards > 1) {
       if (k >= 2) works[k - 2].wait();  // its send buffer is free again
@@ -271,12 +275,12 @@ int64_t BucketedAdamW::state_bytes() const {
 
 std::string BucketedAdamW::describe() const {
   const Impl& I = *impl_;
-  return strformat("%lld mask logits in %zu buckets (%s), %s", (long long)numel_, I.buckets.size(),
-                   c10::toString(I.dtype),
-                   I.world == 1 ? "one process"
-                   : I.shards > 1
-                       ? strformat("optimizer state sharded over %d ranks (rank %d holds 1/%d)", I.world, I.rank, I.world).c_str()
-                       : strformat("replicated on %d ranks, gradients all-reduced per bucket", I.world).c_str());
+  return strformat(
+      "%lld mask logits in %zu buckets (%s), %s", (long long)numel_, I.buckets.size(), c10::toString(I.dtype),
+      I.world == 1 ? "one process"
+      : I.shards > 1
+          ? strformat("optimizer state sharded over %d ranks (rank %d holds 1/%d)", I.world, I.rank, I.world).c_str()
+          : strformat("replicated on %d ranks, gradients all-reduced per bucket", I.world).c_str());
 }
 
 }  // namespace leap

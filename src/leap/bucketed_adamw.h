@@ -17,10 +17,9 @@
 // What it does not do: sample masks, compute losses or decide the data split (leap_trainer.cpp).
 // See docs/METHOD.md §1.5.
 #pragma once
-#include <torch/torch.h>
-
 #include <memory>
 #include <string>
+#include <torch/torch.h>
 #include <vector>
 
 #include "leap/distributed.h"
@@ -29,8 +28,8 @@ namespace leap {
 
 struct BucketedAdamWOptions {
   double beta1 = 0.9, beta2 = 0.95, eps = 1e-8, weight_decay = 0.0;
-  bool shard = false;         // ZeRO-style sharding of the optimizer state (needs a Comm)
-  double bucket_mib = 25.0;   // target bucket size for the gradient reduction
+  bool shard = false;        // ZeRO-style sharding of the optimizer state (needs a Comm)
+  double bucket_mib = 25.0;  // target bucket size for the gradient reduction
 };
 
 class BucketedAdamW {

@@ -10,7 +10,6 @@
 #endif
 
 #include <c10/core/impl/DeviceGuardImplInterface.h>
-
 #include <cerrno>
 #include <cstdlib>
 
@@ -40,11 +39,15 @@ DistEnv dist_env_from_environment() {
   e.rank = int(env_int("RANK", 0, 0, 1 << 20));
   if (e.rank >= e.world) fail("environment: RANK=%d is not below WORLD_SIZE=%d", e.rank, e.world);
   e.local_rank = int(env_int("LOCAL_RANK", e.rank, 0, 1 << 20));
-  if (const char* a = std::getenv("MASTER_ADDR"); a && *a) e.master_addr = a;
-  else if (e.world > 1) fail("environment: WORLD_SIZE=%d but MASTER_ADDR is not set (launch with torchrun or scripts/launch.sh)", e.world);
+  if (const char* a = std::getenv("MASTER_ADDR"); a && *a)
+    e.master_addr = a;
+  else if (e.world > 1)
+    fail("environment: WORLD_SIZE=%d but MASTER_ADDR is not set (launch with torchrun or scripts/launch.sh)", e.world);
   e.master_port = int(env_int("MASTER_PORT", -1, 1, 65535));
   if (e.master_port < 0) {
-    if (e.world > 1) fail("environment: WORLD_SIZE=%d but MASTER_PORT is not set (launch with torchrun or scripts/launch.sh)", e.world);
+    if (e.world > 1)
+      fail("environment: WORLD_SIZE=%d but MASTER_PORT is not set (launch with torchrun or scripts/launch.sh)",
+           e.world);
     e.master_port = 29500;
   }
   if (const char* s = std::getenv("TORCHELASTIC_USE_AGENT_STORE")) e.agent_store = std::string(s) == "True";
@@ -83,7 +86,8 @@ c10::intrusive_ptr<c10d::Backend> make_backend(const c10::intrusive_ptr<c10d::St
   }
 #ifdef LEAP_WITH_NCCL
   if (backend == "nccl") {
-    c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)->setDevice(c10::Device(c10::kCUDA, c10::DeviceIndex(device_index)));
+    c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)
+        ->setDevice(c10::Device(c10::kCUDA, c10::DeviceIndex(device_index)));
     auto opts = c10d::ProcessGroupNCCL::Options::create();
     opts->timeout = timeout;
     return c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, world, opts);
@@ -163,7 +167,8 @@ void Comm::barrier() {
   if (backend_ == "gloo") {
     impl_->pg->barrier()->wait();
   } else {  // NCCL's barrier needs a device; a one-element all-reduce is the same synchronisation
-    allreduce_sum(torch::zeros({1}, torch::TensorOptions().device(torch::Device(torch::kCUDA, c10::DeviceIndex(device_index_)))));
+    allreduce_sum(
+        torch::zeros({1}, torch::TensorOptions().device(torch::Device(torch::kCUDA, c10::DeviceIndex(device_index_)))));
   }
 }
 

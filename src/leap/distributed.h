@@ -7,12 +7,11 @@
 // broadcast, barrier), blocking or asynchronous. What it does not: pick what to communicate — the
 // LEAP trainer owns the bucketing and sharding (leap_trainer.cpp, grad_sync.h).
 #pragma once
-#include <torch/types.h>
-
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
+#include <torch/types.h>
 
 namespace leap {
 
@@ -58,9 +57,9 @@ class Comm {
   bool main() const { return rank_ == 0; }
   const std::string& backend() const { return backend_; }
 
-  DistWork allreduce_sum_async(const torch::Tensor& t);                          // in place
+  DistWork allreduce_sum_async(const torch::Tensor& t);                                  // in place
   DistWork reduce_scatter_sum_async(const torch::Tensor& out, const torch::Tensor& in);  // in [world·n] → out [n]
-  DistWork all_gather_async(const torch::Tensor& out, const torch::Tensor& in);  // in [n] → out [world·n]
+  DistWork all_gather_async(const torch::Tensor& out, const torch::Tensor& in);          // in [n] → out [world·n]
   void allreduce_sum(const torch::Tensor& t) { allreduce_sum_async(t).wait(); }
   void all_gather(const torch::Tensor& out, const torch::Tensor& in) { all_gather_async(out, in).wait(); }
   void broadcast(const torch::Tensor& t, int root);  // in place

@@ -19,7 +19,8 @@ std::string count_str(int64_t n) {
 }
 
 int64_t layer_linear_numel(const ModelConfig& c) {
-  const int64_t H = c.hidden_size, I = c.intermediate_size, q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim;
+  const int64_t H = c.hidden_size, I = c.intermediate_size, q = c.num_heads * c.head_dim,
+                kv = c.num_kv_heads * c.head_dim;
   return H * q + 2 * H * kv + q * H + 3 * H * I;  // q, k, v, o, gate, up, down
 }
 int64_t largest_linear(const ModelConfig& c) {
@@ -29,7 +30,8 @@ int64_t largest_linear(const ModelConfig& c) {
 // Σ numel over the distinct linear sizes (q/o, k/v, gate/up/down): the CPU buffer pool keeps one
 // W⊙M and one dL/d(W⊙M) buffer per size (mask.cpp)
 int64_t distinct_linear_sizes(const ModelConfig& c) {
-  const int64_t H = c.hidden_size, I = c.intermediate_size, q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim;
+  const int64_t H = c.hidden_size, I = c.intermediate_size, q = c.num_heads * c.head_dim,
+                kv = c.num_kv_heads * c.head_dim;
   std::vector<int64_t> sizes = {H * q, H * kv, H * I};
   std::sort(sizes.begin(), sizes.end());
   sizes.erase(std::unique(sizes.begin(), sizes.end()), sizes.end());
@@ -39,7 +41,9 @@ int64_t distinct_linear_sizes(const ModelConfig& c) {
 }
 }  // namespace
 
-int64_t masked_param_count(const ModelConfig& c) { return c.num_layers * layer_linear_numel(c); }
+int64_t masked_param_count(const ModelConfig& c) {
+  return c.num_layers * layer_linear_numel(c);
+}
 
 int64_t total_param_count(const ModelConfig& c) {
   const int64_t H = c.hidden_size;
@@ -63,7 +67,8 @@ MemoryEstimate estimate_memory(const ModelConfig& c, const MemoryInputs& in, int
   per_masked("mask logits theta", bm);
   per_masked("theta gradients (flat buckets)", bm);
   per_masked(in.shard ? "AdamW moments m, v (float32, sharded)" : "AdamW moments m, v (float32)", 8.0 / shards);
-  if (in.mask_bytes != 4) per_masked(in.shard ? "float32 master theta (sharded)" : "float32 master theta", 4.0 / shards);
+  if (in.mask_bytes != 4)
+    per_masked(in.shard ? "float32 master theta (sharded)" : "float32 master theta", 4.0 / shards);
   if (in.shard && in.world > 1) per_masked("reduce-scatter output", bm / shards);
   per_masked("sampled masks M (one micro-batch, kept for backward)", bm);
   // the optimizer step's scratch, one bucket slice (a bucket holds whole linears up to the target):
@@ -95,7 +100,8 @@ MemoryEstimate estimate_memory(const ModelConfig& c, const MemoryInputs& in, int
   else
     fixed("W*M and gradient buffers (one per linear size)",
           double(distinct_linear_sizes(c)) * (double(in.model_bytes) + 4.0 + (bm == 4 ? 0.0 : bm)));
-  fixed(in.cuda ? "runtime (CUDA context, cuBLAS, NCCL)" : "runtime (LibTorch, allocator)", in.cuda ? 1.0 * kGiB : 0.45 * kGiB);
+  fixed(in.cuda ? "runtime (CUDA context, cuBLAS, NCCL)" : "runtime (LibTorch, allocator)",
+        in.cuda ? 1.0 * kGiB : 0.45 * kGiB);
   for (const auto& t : e.terms) e.total += t.bytes;
   // the Wanda prior on rank 0, before training: a second copy of the weights and the calibration
   // activations (inputs and outputs of the current block)
@@ -122,10 +128,12 @@ std::string memory_estimate_table(const ModelConfig& c, const std::string& sourc
   MemoryEstimate e = estimate_memory(c, in, plan.nsamples, plan.calib_seqlen);
   std::ostringstream s;
   s << strformat("memory estimate per rank (leap prune --dry_run) for %s\n", source.c_str());
-  s << strformat("  %s parameters, %s masked; %d rank(s)%s; mask dtype %s; model %d bytes/weight; micro-batch %lld x %lld tokens%s\n",
-                 count_str(e.params).c_str(), count_str(e.masked).c_str(), world, in.shard ? ", --shard_optimizer" : "",
-                 o.mask_dtype.c_str(), model_dtype_bytes, (long long)o.micro_batch, (long long)o.seqlen,
-                 o.grad_checkpoint ? ", --grad_checkpoint" : "");
+  s << strformat(
+      "  %s parameters, %s masked; %d rank(s)%s; mask dtype %s; model %d bytes/weight; micro-batch %lld x %lld "
+      "tokens%s\n",
+      count_str(e.params).c_str(), count_str(e.masked).c_str(), world, in.shard ? ", --shard_optimizer" : "",
+      o.mask_dtype.c_str(), model_dtype_bytes, (long long)o.micro_batch, (long long)o.seqlen,
+      o.grad_checkpoint ? ", --grad_checkpoint" : "");
   const bool mib = e.total < kGiB;  // small models in MiB
   const double unit = mib ? kGiB / 1024 : kGiB;
   s << strformat("  %-58s %14s %10s\n", "component", "B/masked param", mib ? "MiB" : "GiB");
@@ -134,9 +142,11 @@ std::string memory_estimate_table(const ModelConfig& c, const std::string& sourc
                    t.bytes_per_masked > 0 ? strformat("%.2f", t.bytes_per_masked).c_str() : "-", t.bytes / unit);
   const double budget = double(plan.gpu_memory_gib) * kGiB;
   s << strformat("  %-58s %14s %10.2f  %s\n", "total while training", "", e.total / unit,
-                 !cuda ? "" : e.total <= budget ? strformat("(fits in %lld GiB)", (long long)plan.gpu_memory_gib).c_str()
-                                                : strformat("(does NOT fit in %lld GiB)", (long long)plan.gpu_memory_gib).c_str());
-  s << strformat("  %-58s %14s %10.2f\n", "rank 0 while computing the Wanda prior (before training)", "", e.prior_peak / unit);
+                 !cuda               ? ""
+                 : e.total <= budget ? strformat("(fits in %lld GiB)", (long long)plan.gpu_memory_gib).c_str()
+                                     : strformat("(does NOT fit in %lld GiB)", (long long)plan.gpu_memory_gib).c_str());
+  s << strformat("  %-58s %14s %10.2f\n", "rank 0 while computing the Wanda prior (before training)", "",
+                 e.prior_peak / unit);
   s << "  total while training per rank on";
   for (int w : {1, 2, 4, 8}) {
     MemoryInputs iw = in;

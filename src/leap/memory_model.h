@@ -15,8 +15,8 @@
 namespace leap {
 
 struct MemoryInputs {
-  int64_t model_bytes = 2;   // bytes per weight of the model dtype
-  int64_t mask_bytes = 4;    // bytes per θ / gradient / sampled mask (float32 or bfloat16)
+  int64_t model_bytes = 2;  // bytes per weight of the model dtype
+  int64_t mask_bytes = 4;   // bytes per θ / gradient / sampled mask (float32 or bfloat16)
   int world = 1;
   bool shard = false;
   int64_t micro_batch = 1, seqlen = 4096;
@@ -35,8 +35,8 @@ struct MemoryTerm {
 struct MemoryEstimate {
   int64_t params = 0, masked = 0;
   std::vector<MemoryTerm> terms;
-  double total = 0;        // peak during training, per rank
-  double prior_peak = 0;   // rank 0 before training: two weight copies + calibration activations
+  double total = 0;       // peak during training, per rank
+  double prior_peak = 0;  // rank 0 before training: two weight copies + calibration activations
 };
 
 // Decoder-linear (masked) parameter count and total parameter count of a config.

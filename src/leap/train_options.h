@@ -35,7 +35,8 @@ struct TrainOptions {
 
   template <class V>
   void visit(V& v) {
-    v("train_data", train_data, "LEAP: training text (.jsonl \"text\" or plain), tokenised and packed into --seqlen blocks", false);
+    v("train_data", train_data,
+      "LEAP: training text (.jsonl \"text\" or plain), tokenised and packed into --seqlen blocks", false);
     v("steps", steps, "LEAP: optimizer steps T", false);
     v("global_batch", global_batch, "LEAP: sequences per optimizer step", false);
     v("micro_batch", micro_batch, "LEAP: sequences per forward/backward (fresh mask noise for each)", false);
@@ -60,10 +61,16 @@ struct TrainOptions {
     v("save_every", save_every, "LEAP: write a training checkpoint every N steps (0: only when stopping early)", false);
     v("ckpt_dir", ckpt_dir, "LEAP: training checkpoint folder (default: <save_model>.leap_ckpt)", false);
     v("resume", resume, "LEAP: continue from the newest complete checkpoint in --ckpt_dir", false);
-    v("max_steps_per_run", max_steps_per_run, "LEAP: stop after N steps of this invocation with a checkpoint (continue with --resume)", false);
-    v("grad_checkpoint", grad_checkpoint, "LEAP: recompute each decoder block in backward instead of storing its activations", false);
-    v("mask_dtype", mask_dtype, "LEAP: dtype of the mask logits and their gradients: float32 | bfloat16 (bfloat16 keeps a float32 master copy and float32 AdamW moments)", false);
-    v("shard_optimizer", shard_optimizer, "data parallel: shard AdamW state and master logits over the ranks (ZeRO-1/2)", false);
+    v("max_steps_per_run", max_steps_per_run,
+      "LEAP: stop after N steps of this invocation with a checkpoint (continue with --resume)", false);
+    v("grad_checkpoint", grad_checkpoint,
+      "LEAP: recompute each decoder block in backward instead of storing its activations", false);
+    v("mask_dtype", mask_dtype,
+      "LEAP: dtype of the mask logits and their gradients: float32 | bfloat16 (bfloat16 keeps a float32 master copy "
+      "and float32 AdamW moments)",
+      false);
+    v("shard_optimizer", shard_optimizer,
+      "data parallel: shard AdamW state and master logits over the ranks (ZeRO-1/2)", false);
     v("bucket_mib", bucket_mib, "data parallel: gradient all-reduce bucket size in MiB", false);
   }
 };

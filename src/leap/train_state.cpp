@@ -1,16 +1,15 @@
 // train_state.cpp — see train_state.h.
 #include "leap/train_state.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <filesystem>
+#include <unistd.h>
 
 #include "base/error.h"
 #include "base/fs_util.h"
+#include "base/json_input.h"
 #include "io/safetensors.h"
 #include "io/tensor_io.h"
-#include "base/json_input.h"
 
 namespace leap {
 namespace fs = std::filesystem;
@@ -22,7 +21,8 @@ std::vector<fs::path> complete_checkpoints(const std::string& dir) {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     std::string n = e.path().filename().string();
-    if (e.is_directory() && n.rfind("step_", 0) == 0 && n.size() == 13 && file_exists((e.path() / "state.json").string()))
+    if (e.is_directory() && n.rfind("step_", 0) == 0 && n.size() == 13 &&
+        file_exists((e.path() / "state.json").string()))
       out.push_back(e.path());
   }
   std::sort(out.begin(), out.end());
@@ -30,7 +30,8 @@ std::vector<fs::path> complete_checkpoints(const std::string& dir) {
 }
 }  // namespace
 
-void save_train_state(const std::string& ckpt_dir, const std::vector<std::string>& names, const TrainState& s, int keep) {
+void save_train_state(const std::string& ckpt_dir, const std::vector<std::string>& names, const TrainState& s,
+                      int keep) {
   fs::create_directories(ckpt_dir);
   std::string step = strformat("step_%08lld", (long long)s.step);
   fs::path final_dir = fs::path(ckpt_dir) / step;
@@ -39,20 +40,23 @@ void save_train_state(const std::string& ckpt_dir, const std::vector<std::string
   fs::remove_all(tmp, ec);
   fs::create_directories(tmp);
   try {
-  std::vector<std::pair<std::string, torch::Tensor>> tensors;
-  for (size_t i = 0; i < names.size(); ++i) {
-    tensors.emplace_back("theta." + names[i], s.theta[i]);
-    tensors.emplace_back("exp_avg." + names[i], s.exp_avg[i]);
-    tensors.emplace_back("exp_avg_sq." + names[i], s.exp_avg_sq[i]);
-  }
-  tensors.emplace_back("rng.cpu", s.cpu_rng);
-  tensors.emplace_back("data.order", torch::tensor(s.order, torch::kInt64));
-  write_safetensors((tmp / "state.safetensors").string(), tensors);
-  write_file_atomic((tmp / "metrics.jsonl").string(), s.metrics);
-  json j = {{"step", s.step}, {"cursor", s.cursor}, {"data_rng", s.data_rng}, {"first_ce", s.first_ce},
-            {"fingerprint", s.fingerprint}};
-  write_file_atomic((tmp / "state.json").string(), j.dump(2) + "\n");  // last: marks completeness
-  fsync_dir(tmp.string());
+    std::vector<std::pair<std::string, torch::Tensor>> tensors;
+    for (size_t i = 0; i < names.size(); ++i) {
+      tensors.emplace_back("theta." + names[i], s.theta[i]);
+      tensors.emplace_back("exp_avg." + names[i], s.exp_avg[i]);
+      tensors.emplace_back("exp_avg_sq." + names[i], s.exp_avg_sq[i]);
+    }
+    tensors.emplace_back("rng.cpu", s.cpu_rng);
+    tensors.emplace_back("data.order", torch::tensor(s.order, torch::kInt64));
+    write_safetensors((tmp / "state.safetensors").string(), tensors);
+    write_file_atomic((tmp / "metrics.jsonl").string(), s.metrics);
+    json j = {{"step", s.step},
+              {"cursor", s.cursor},
+              {"data_rng", s.data_rng},
+              {"first_ce", s.first_ce},
+              {"fingerprint", s.fingerprint}};
+    write_file_atomic((tmp / "state.json").string(), j.dump(2) + "\n");  // last: marks completeness
+    fsync_dir(tmp.string());
   } catch (const Error& e) {  // a failed write (disk full, file-size limit) leaves the previous checkpoints alone
     fs::remove_all(tmp, ec);
     fail("%s: writing training checkpoint %s failed, the previous checkpoints are untouched: %s", ckpt_dir.c_str(),

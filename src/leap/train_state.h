@@ -5,19 +5,18 @@
 // complete; the newest two are kept. A fingerprint of the run's settings is stored and checked on
 // resume (a different budget, batch or data would not be a continuation).
 #pragma once
-#include <torch/torch.h>
-
 #include <nlohmann/json.hpp>
 #include <string>
+#include <torch/torch.h>
 #include <vector>
 
 namespace leap {
 
 struct TrainState {
-  int64_t step = 0;  // optimizer steps completed
+  int64_t step = 0;                                       // optimizer steps completed
   std::vector<torch::Tensor> theta, exp_avg, exp_avg_sq;  // per masked linear, CPU
   torch::Tensor cpu_rng;  // generator state of the initial logits (uint8); mask noise is counter-based
-  std::string data_rng;                // std::mt19937_64 state, textual
+  std::string data_rng;   // std::mt19937_64 state, textual
   std::vector<int64_t> order;
   int64_t cursor = 0;
   nlohmann::json fingerprint;

@@ -1,27 +1,25 @@
 // trainer.cpp — see trainer.h. The equations of docs/METHOD.md §1 stand beside the lines that implement them.
 #include "leap/trainer.h"
 
+#include <ATen/autocast_mode.h>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 #include <random>
+#include <sstream>
+#include <unistd.h>
 
-#include "prune/calibration.h"
 #include "base/error.h"
 #include "base/fs_util.h"
 #include "base/log.h"
-#include "model/mask.h"
-#include "model/model.h"
 #include "base/progress.h"
-#include "model/grad_checkpoint.h"
-#include "leap/train_state.h"
 #include "leap/bucketed_adamw.h"
 #include "leap/distributed.h"
-
-#include <ATen/autocast_mode.h>
-#include <unistd.h>
-
-#include <cstdio>
-#include <sstream>
+#include "leap/train_state.h"
+#include "model/grad_checkpoint.h"
+#include "model/mask.h"
+#include "model/model.h"
+#include "prune/calibration.h"
 
 namespace leap {
 using torch::Tensor;
@@ -42,7 +40,8 @@ Tensor pack_training_blocks(const Tokenizer& tok, const std::string& path, int64
       fail("%s: more than %zu tokens of training text; use a smaller file", path.c_str(), kMaxTrainingTokens);
   }
   int64_t n = int64_t(all.size()) / seqlen;
-  if (n == 0) fail("%s: %zu tokens are fewer than one --seqlen %lld block", path.c_str(), all.size(), (long long)seqlen);
+  if (n == 0)
+    fail("%s: %zu tokens are fewer than one --seqlen %lld block", path.c_str(), all.size(), (long long)seqlen);
   all.resize(size_t(n * seqlen));
   return torch::tensor(all, torch::kInt64).view({n, seqlen});
 }
@@ -209,8 +208,8 @@ class BlockSampler {
 
 // The regulariser's constants (docs/METHOD.md §1.1).
 struct Regulariser {
-  double masked = 0;       // ΣN: masked weights
-  double wnorm_total = 0;  // Σ_l ‖W_l‖_F
+  double masked = 0;            // ΣN: masked weights
+  double wnorm_total = 0;       // Σ_l ‖W_l‖_F
   double target_density = 0.5;  // d* = 1 − s
   double sparse_reg = 0, weight_reg = 0;
   int64_t grad_acc = 1;  // micro-batches per step (the loss terms are averaged over them)
@@ -244,7 +243,7 @@ MicroBatchMasks sample_micro_batch_masks(const MaskedLinears& L, const std::vect
   // w.r.t. them
   Tensor msum = torch::tensor(msum_v, torch::kFloat64).requires_grad_(true);
   Tensor rnum = torch::tensor(wnorms, torch::kFloat64).requires_grad_(true);
-  Tensor d = msum / g.masked;           // d(M) = ΣM / ΣN
+  Tensor d = msum / g.masked;             // d(M) = ΣM / ΣN
   Tensor R = rnum.sum() / g.wnorm_total;  // R(M) = Σ‖M⊙W‖ / Σ‖W‖
   // λ_s·|d − d*| − λ_w·(1 − t/T)·R, averaged over the global batch's micro-batches (this scale
   // makes the sum over ranks the mean)
@@ -325,11 +324,11 @@ class Trainer {
   LeapResult run(const PriorFn& make_prior);
 
  private:
-  void start(const PriorFn& make_prior);          // fresh from the prior, or resumed
+  void start(const PriorFn& make_prior);  // fresh from the prior, or resumed
   StepSums step(int64_t t, double kappa, double tau, double lr);
   double micro_batch(int64_t t, int64_t a, const Tensor& x, double kappa, double tau, StepSums& sums);
   void log_step(int64_t t, const StepSums& sums, double gnorm, double kappa, double tau, double lr);
-  void snapshot(int64_t step_done);               // collective when sharded; rank 0 writes
+  void snapshot(int64_t step_done);  // collective when sharded; rank 0 writes
   std::vector<double> peak_rss_per_rank();
 
   CausalLM& m_;
@@ -357,7 +356,12 @@ class Trainer {
 };
 
 Trainer::Trainer(CausalLM& m, const Tokenizer& tok, const TrainOptions& o, const TrainContext& ctx)
-    : m_(m), tok_(tok), o_(o), ctx_(ctx), comm_(ctx.comm), dev_(m->device()),
+    : m_(m),
+      tok_(tok),
+      o_(o),
+      ctx_(ctx),
+      comm_(ctx.comm),
+      dev_(m->device()),
       gen_(at::make_generator<at::CPUGeneratorImpl>(uint64_t(ctx.seed))),  // initial logits
       sched_{o.tau_start, o.tau_end, o.kappa_start, o.kappa_end} {
   W_ = comm_ ? comm_->world() : 1;
@@ -370,9 +374,14 @@ Trainer::Trainer(CausalLM& m, const Tokenizer& tok, const TrainOptions& o, const
              "--mask_dtype must be float32 or bfloat16 (got %s)", o.mask_dtype.c_str());
   L_ = masked_linears(m);
   fp_ = ctx.fingerprint;
-  for (auto [k, v] : {std::pair<const char*, nlohmann::json>{"sparsity", ctx.sparsity}, {"steps", o.steps},
-                      {"global_batch", o.global_batch}, {"seqlen", o.seqlen}, {"seed", ctx.seed}, {"lr", o.lr},
-                      {"mask_dtype", o.mask_dtype}, {"final_mask", o.final_mask}})
+  for (auto [k, v] : {std::pair<const char*, nlohmann::json>{"sparsity", ctx.sparsity},
+                      {"steps", o.steps},
+                      {"global_batch", o.global_batch},
+                      {"seqlen", o.seqlen},
+                      {"seed", ctx.seed},
+                      {"lr", o.lr},
+                      {"mask_dtype", o.mask_dtype},
+                      {"final_mask", o.final_mask}})
     fp_[k] = v;
   // θ in flat buckets (replicated or sharded AdamW)
   BucketedAdamWOptions ao;
@@ -413,12 +422,15 @@ void Trainer::start(const PriorFn& make_prior) {
   log_lines_ = resumed_ ? resumed_state_.metrics : "";
   first_ce_ = resumed_ ? resumed_state_.first_ce : 0;
   start_ = resumed_ ? resumed_state_.step : 0;
-  LEAP_INFO("LEAP: %lld masked weights in %zu linears; %lld training blocks of %lld tokens from %s; %lld steps x %lld sequences%s",
-            (long long)opt_->numel(), L_.all.size(), (long long)data_->size(), (long long)o_.seqlen,
-            o_.train_data.c_str(), (long long)o_.steps, (long long)o_.global_batch,
-            W_ > 1 ? strformat(" over %d ranks (%lld micro-batches of %lld each per step)", W_, (long long)local_acc_,
-                               (long long)o_.micro_batch).c_str()
-                   : "");
+  LEAP_INFO(
+      "LEAP: %lld masked weights in %zu linears; %lld training blocks of %lld tokens from %s; %lld steps x %lld "
+      "sequences%s",
+      (long long)opt_->numel(), L_.all.size(), (long long)data_->size(), (long long)o_.seqlen, o_.train_data.c_str(),
+      (long long)o_.steps, (long long)o_.global_batch,
+      W_ > 1 ? strformat(" over %d ranks (%lld micro-batches of %lld each per step)", W_, (long long)local_acc_,
+                         (long long)o_.micro_batch)
+                   .c_str()
+             : "");
 }
 
 // One micro-batch: masks, forward through every block with them, CE, backward. Returns the CE.
@@ -443,7 +455,8 @@ double Trainer::micro_batch(int64_t t, int64_t a, const Tensor& x, double kappa,
       h = m_->run_layer(li, h, rope);
     }
   }
-  Tensor logits = m_->head(h.slice(1, 0, o_.seqlen - 1)).to(torch::kFloat32);  // [b, L−1, V]: the last position predicts nothing
+  Tensor logits =
+      m_->head(h.slice(1, 0, o_.seqlen - 1)).to(torch::kFloat32);  // [b, L−1, V]: the last position predicts nothing
   if (autocast_) {
     at::autocast::set_autocast_enabled(at::kCUDA, false);
     at::autocast::clear_cache();
@@ -452,10 +465,11 @@ double Trainer::micro_batch(int64_t t, int64_t a, const Tensor& x, double kappa,
   Tensor loss = ce / double(reg_.grad_acc);  // its backward: the CE part; the regulariser's comes with it
   const double ce_v = ce.item<double>();
   if (!std::isfinite(ce_v) || !std::isfinite(mb.reg))
-    fail("LEAP step %lld, micro-batch %lld%s: non-finite loss (CE %g), first non-finite values %s; stopping (the "
-         "last checkpoint, if any, is kept)",
-         (long long)(t + 1), (long long)a, W_ > 1 ? strformat(" on rank %d", rank_).c_str() : "", ce_v,
-         locate_non_finite(m_, L_, mb.masks, x, rope).c_str());
+    fail(
+        "LEAP step %lld, micro-batch %lld%s: non-finite loss (CE %g), first non-finite values %s; stopping (the "
+        "last checkpoint, if any, is kept)",
+        (long long)(t + 1), (long long)a, W_ > 1 ? strformat(" on rank %d", rank_).c_str() : "", ce_v,
+        locate_non_finite(m_, L_, mb.masks, x, rope).c_str());
   loss.backward();
   for (auto& l : L_.all) l.linear->mask = LinearMask();
   sums.ce += ce_v;
@@ -469,14 +483,15 @@ StepSums Trainer::step(int64_t t, double kappa, double tau, double lr) {
   Tensor batch = data_->next(o_.global_batch);  // [global_batch, seqlen], the same on every rank
   StepSums sums;
   for (int64_t j = 0; j < local_acc_; ++j) {
-    const int64_t a = first_mb_ + j;  // global micro-batch index
+    const int64_t a = first_mb_ + j;                 // global micro-batch index
     if (j + 1 == local_acc_) opt_->arm_reduction();  // its backward completes this rank's gradients
     Tensor x = batch.slice(0, a * o_.micro_batch, (a + 1) * o_.micro_batch).to(dev_);
     micro_batch(t, a, x, kappa, tau, sums);
   }
   opt_->finish_reduction();  // θ gradients summed over ranks (bucket by bucket, overlapping backward)
   if (comm_) {
-    Tensor s = torch::tensor({sums.ce, sums.density, sums.reward}, torch::TensorOptions().dtype(torch::kFloat64)).to(dev_);
+    Tensor s =
+        torch::tensor({sums.ce, sums.density, sums.reward}, torch::TensorOptions().dtype(torch::kFloat64)).to(dev_);
     comm_->allreduce_sum(s);
     s = s.cpu();
     sums = {s[0].item<double>(), s[1].item<double>(), s[2].item<double>()};
@@ -494,7 +509,8 @@ StepSums Trainer::step(int64_t t, double kappa, double tau, double lr) {
   const double ce_mean = sums.ce / double(reg_.grad_acc);
   if (t == 0) first_ce_ = ce_mean;
   last_ce_ = ce_mean;
-  if (main_rank_ && ((t + 1) % o_.log_every == 0 || t == start_ || t + 1 == T_)) log_step(t, sums, gnorm, kappa, tau, lr);
+  if (main_rank_ && ((t + 1) % o_.log_every == 0 || t == start_ || t + 1 == T_))
+    log_step(t, sums, gnorm, kappa, tau, lr);
   return sums;
 }
 
@@ -508,19 +524,31 @@ void Trainer::log_step(int64_t t, const StepSums& sums, double gnorm, double kap
   const double hard = double(pos) / reg_.masked, soft = sums.density / double(reg_.grad_acc);
   const double penalty = o_.sparse_reg * std::abs(soft - reg_.target_density);
   const double el = sw_.seconds(), tok_s = double((t + 1 - start_) * o_.global_batch * o_.seqlen) / el;
-  LEAP_INFO("step %lld/%lld | ce %.4f | density pen %.4f | soft density %.4f | hard density %.4f | tau %.3f | kappa %.1f | lr %.2e | %.0f tok/s | rss %.0f MiB | eta %s",
-            (long long)(t + 1), (long long)T_, ce_mean, penalty, soft, hard, tau, kappa, lr, tok_s, rss_mib(),
-            format_duration(el / double(t + 1 - start_) * double(T_ - t - 1)).c_str());
+  LEAP_INFO(
+      "step %lld/%lld | ce %.4f | density pen %.4f | soft density %.4f | hard density %.4f | tau %.3f | kappa %.1f | "
+      "lr %.2e | %.0f tok/s | rss %.0f MiB | eta %s",
+      (long long)(t + 1), (long long)T_, ce_mean, penalty, soft, hard, tau, kappa, lr, tok_s, rss_mib(),
+      format_duration(el / double(t + 1 - start_) * double(T_ - t - 1)).c_str());
   ojson per_block = ojson::array();
   for (const auto& idx : L_.of_block) {
     int64_t p = 0, n = 0;
     for (size_t i : idx) p += (thetas[i] > 0).sum().item<int64_t>(), n += thetas[i].numel();
     per_block.push_back(double(p) / double(n));
   }
-  ojson rec = {{"step", t + 1}, {"ce", ce_mean}, {"density_penalty", penalty},
-               {"soft_density", soft}, {"hard_density", hard}, {"weight_reward", sums.reward / double(reg_.grad_acc)},
-               {"grad_norm", gnorm}, {"tau", tau}, {"kappa", kappa}, {"lr", lr}, {"tokens_per_s", tok_s},
-               {"rss_mib", rss_mib()}, {"ranks", W_}, {"block_hard_density", per_block}};
+  ojson rec = {{"step", t + 1},
+               {"ce", ce_mean},
+               {"density_penalty", penalty},
+               {"soft_density", soft},
+               {"hard_density", hard},
+               {"weight_reward", sums.reward / double(reg_.grad_acc)},
+               {"grad_norm", gnorm},
+               {"tau", tau},
+               {"kappa", kappa},
+               {"lr", lr},
+               {"tokens_per_s", tok_s},
+               {"rss_mib", rss_mib()},
+               {"ranks", W_},
+               {"block_hard_density", per_block}};
   log_lines_ += rec.dump() + "\n";
   if (!o_.log_file.empty()) write_file_atomic(o_.log_file, log_lines_);
 }
@@ -554,7 +582,7 @@ std::vector<double> Trainer::peak_rss_per_rank() {
 
 LeapResult Trainer::run(const PriorFn& make_prior) {
   start(make_prior);
-  reset_peak_rss();  // the training peak, without the prior's second model copy
+  reset_peak_rss();                  // the training peak, without the prior's second model copy
   std::vector<double> step_seconds;  // wall time of each step of this invocation (benchmarks)
   int64_t t = start_;
   for (; t < T_; ++t) {
@@ -574,7 +602,7 @@ LeapResult Trainer::run(const PriorFn& make_prior) {
               W_ > 1 ? " (ranks 0..)" : "", state_mib);
   LeapResult res;
   opt_->gather(&res.theta, nullptr, nullptr);  // float32 (the master copy where θ is bfloat16)
-  if (t < T_) {  // stopped by --max_steps_per_run
+  if (t < T_) {                                // stopped by --max_steps_per_run
     snapshot(t);
     LEAP_INFO("stopped after step %lld of %lld; checkpoint in %s (continue with --resume)", (long long)t, (long long)T_,
               o_.ckpt_dir.c_str());
@@ -585,11 +613,21 @@ LeapResult Trainer::run(const PriorFn& make_prior) {
   res.keep = final_keep_masks(res.theta, L_, ctx_.sparsity, o_.final_mask);
   torch::NoGradGuard ng;
   for (auto& l : L_.all) l.linear->weight.mul_(res.keep[l.name].to(dev_).to(l.linear->weight.scalar_type()));
-  res.summary = {{"steps", T_}, {"global_batch", o_.global_batch}, {"micro_batch", o_.micro_batch}, {"seqlen", o_.seqlen},
-                 {"train_data", o_.train_data}, {"final_mask", o_.final_mask}, {"first_step_ce", first_ce_},
-                 {"last_step_ce", last_ce_}, {"train_seconds", sw_.seconds()}, {"resumed_from_step", start_},
-                 {"grad_checkpoint", o_.grad_checkpoint}, {"mask_dtype", o_.mask_dtype}, {"ranks", W_},
-                 {"shard_optimizer", o_.shard_optimizer && W_ > 1}, {"peak_rss_mib_per_rank", peaks},
+  res.summary = {{"steps", T_},
+                 {"global_batch", o_.global_batch},
+                 {"micro_batch", o_.micro_batch},
+                 {"seqlen", o_.seqlen},
+                 {"train_data", o_.train_data},
+                 {"final_mask", o_.final_mask},
+                 {"first_step_ce", first_ce_},
+                 {"last_step_ce", last_ce_},
+                 {"train_seconds", sw_.seconds()},
+                 {"resumed_from_step", start_},
+                 {"grad_checkpoint", o_.grad_checkpoint},
+                 {"mask_dtype", o_.mask_dtype},
+                 {"ranks", W_},
+                 {"shard_optimizer", o_.shard_optimizer && W_ > 1},
+                 {"peak_rss_mib_per_rank", peaks},
                  {"mask_state_mib_per_rank", state_mib}};
   res.step_seconds = step_seconds;
   return res;

@@ -8,11 +8,13 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "model/model.h"
 #include "leap/train_options.h"
+#include "model/model.h"
 #include "text/tokenizer.h"
 
-namespace leap { class Comm; }
+namespace leap {
+class Comm;
+}
 
 namespace leap {
 
@@ -28,10 +30,10 @@ using PriorFn = std::function<std::map<std::string, torch::Tensor>()>;
 
 // What the run around the trainer decides.
 struct TrainContext {
-  double sparsity = 0.5;  // the global budget s over the decoder linears (--sparsity)
-  int64_t seed = 0;       // --seed: initial logits, data order, mask noise
+  double sparsity = 0.5;                                  // the global budget s over the decoder linears (--sparsity)
+  int64_t seed = 0;                                       // --seed: initial logits, data order, mask noise
   nlohmann::json fingerprint = nlohmann::json::object();  // identifies the run (model, data) for --resume
-  Comm* comm = nullptr;   // data parallelism; null for one process
+  Comm* comm = nullptr;                                   // data parallelism; null for one process
 };
 
 // Trains masks for `m` (weights untouched until the end, then pruned in place). make_prior

@@ -15,7 +15,8 @@ torch::Device parse_device(const std::string& spec) {
         fail("--device \"%s\": expected cpu, cuda, cuda:N or auto", spec.c_str());
       index = std::stoi(spec.substr(5));
     }
-    if (!torch::cuda::is_available()) fail("--device %s: CUDA is not available on this machine (use --device cpu)", spec.c_str());
+    if (!torch::cuda::is_available())
+      fail("--device %s: CUDA is not available on this machine (use --device cpu)", spec.c_str());
     int n = static_cast<int>(torch::cuda::device_count());
     if (index >= n) fail("--device %s: only %d CUDA device(s) visible", spec.c_str(), n);
     return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
@@ -23,7 +24,8 @@ torch::Device parse_device(const std::string& spec) {
   fail("--device \"%s\": expected cpu, cuda, cuda:N or auto", spec.c_str());
 }
 
-
-torch::Dtype default_dtype(const torch::Device& d) { return d.is_cuda() ? torch::kBFloat16 : torch::kFloat32; }
+torch::Dtype default_dtype(const torch::Device& d) {
+  return d.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
+}
 
 }  // namespace leap

@@ -1,9 +1,8 @@
 // device.h — run-time device choice: "auto" (cuda when available, else cpu), "cpu", "cuda",
 // "cuda:N". Requesting CUDA on a machine without it is an error, never a silent fallback.
 #pragma once
-#include <torch/torch.h>
-
 #include <string>
+#include <torch/torch.h>
 
 namespace leap {
 torch::Device parse_device(const std::string& spec);

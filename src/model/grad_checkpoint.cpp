@@ -59,7 +59,7 @@ class BlockRecomputeFn : public torch::autograd::Function<BlockRecomputeFn> {
 }  // namespace
 
 Tensor recomputed_block(CausalLMImpl& m, int64_t layer, const Tensor& h, const std::vector<LinearMask>& masks,
-                          const std::pair<RopeTables, RopeTables>& rope) {
+                        const std::pair<RopeTables, RopeTables>& rope) {
   // The call record must outlive backward: keep it in a shared_ptr owned by the graph via a
   // captured deleter-free static pool keyed per step. Simplest safe owner: a thread-local list
   // cleared when a new forward of layer 0 starts.

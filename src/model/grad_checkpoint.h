@@ -15,7 +15,6 @@ namespace leap {
 // h: [B, S, H] input of block `layer`; masks: the soft masks of that block's linears, in the
 // order of CausalLMImpl::decoder_linears(). Returns the block output.
 torch::Tensor recomputed_block(CausalLMImpl& m, int64_t layer, const torch::Tensor& h,
-                                 const std::vector<LinearMask>& masks,
-                                 const std::pair<RopeTables, RopeTables>& rope);
+                               const std::vector<LinearMask>& masks, const std::pair<RopeTables, RopeTables>& rope);
 
 }  // namespace leap

@@ -4,7 +4,6 @@
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
-
 #include "model/mask_kernel.h"
 
 namespace leap {
@@ -102,11 +101,11 @@ MaskSample sample_mask(const Tensor& theta, const Tensor& w, double kappa, doubl
     at::parallel_for(0, nblocks, 4, [&](int64_t b0, int64_t b1) {
       for (int64_t bl = b0; bl < b1; ++bl) {
         const int64_t lo = bl * kBlock, hi = std::min(n, (bl + 1) * kBlock);
-        sums[size_t(bl)] =
-            bf16 ? kernel::sample_mask(reinterpret_cast<const uint16_t*>(th.data_ptr<at::BFloat16>()), wp,
-                                       reinterpret_cast<uint16_t*>(M.data_ptr<at::BFloat16>()), lo, hi, float(kappa),
-                                       float(tau), seed)
-                 : kernel::sample_mask(th.data_ptr<float>(), wp, M.data_ptr<float>(), lo, hi, float(kappa), float(tau), seed);
+        sums[size_t(bl)] = bf16 ? kernel::sample_mask(reinterpret_cast<const uint16_t*>(th.data_ptr<at::BFloat16>()),
+                                                      wp, reinterpret_cast<uint16_t*>(M.data_ptr<at::BFloat16>()), lo,
+                                                      hi, float(kappa), float(tau), seed)
+                                : kernel::sample_mask(th.data_ptr<float>(), wp, M.data_ptr<float>(), lo, hi,
+                                                      float(kappa), float(tau), seed);
       }
     });
     double sm = 0, sw = 0;
@@ -127,7 +126,8 @@ MaskSample sample_mask(const Tensor& theta, const Tensor& w, double kappa, doubl
   return {M, stats[0].item<double>(), stats[1].item<double>()};
 }
 
-Tensor mask_logit_grad(Tensor g, const Tensor& M, const Tensor& w, double scale, double g_sum, double g_w2, bool fused) {
+Tensor mask_logit_grad(Tensor g, const Tensor& M, const Tensor& w, double scale, double g_sum, double g_w2,
+                       bool fused) {
   torch::NoGradGuard ng;
   if (fused && fused_ok(M, w) && g.is_cpu() && g.scalar_type() == torch::kFloat32) {
     g = g.contiguous();
@@ -149,10 +149,12 @@ Tensor mask_logit_grad(Tensor g, const Tensor& M, const Tensor& w, double scale,
   const auto ct = at::promote_types(M.scalar_type(), torch::kFloat32);  // float32, or float64 for float64 θ
   Tensor Mf = M.to(ct), wf = w.to(ct);
   Tensor gm = g.to(ct) * wf + g_sum + g_w2 * Mf * wf * wf;  // dL/dM
-  return (gm * scale * Mf * (1 - Mf)).to(M.scalar_type());              // · dM/dθ
+  return (gm * scale * Mf * (1 - Mf)).to(M.scalar_type());  // · dM/dθ
 }
 
-void release_mask_buffers() { pool.clear(); }
+void release_mask_buffers() {
+  pool.clear();
+}
 
 Tensor masked_linear(const Tensor& x, const Tensor& w, const LinearMask& m, const Tensor& b) {
   Tensor y = m.theta.defined() ? MaskedLinearFn::apply(x, m.theta, w, m.M, m.scale, m.g_sum, m.g_w2)
@@ -177,7 +179,8 @@ double MaskSchedule::kappa(int64_t t, int64_t T) const {
 }
 
 Tensor init_logits(const Tensor& prior_keep, double sigma0, double strength, at::Generator gen) {
-  Tensor theta = torch::empty(prior_keep.sizes(), torch::TensorOptions().dtype(torch::kFloat32).device(prior_keep.device()));
+  Tensor theta =
+      torch::empty(prior_keep.sizes(), torch::TensorOptions().dtype(torch::kFloat32).device(prior_keep.device()));
   theta.normal_(0.0, sigma0, gen);
   Tensor sign = prior_keep.to(torch::kFloat32) * 2 - 1;  // keep → +1, prune → −1
   return theta + strength * theta.std().item<double>() * sign;

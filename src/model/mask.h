@@ -42,7 +42,8 @@ struct LinearMask {
 
 // y = x (W ⊙ M)ᵀ + b. x: [..., in], W: [out, in] (frozen), b: [out] or undefined. Gradients flow to
 // x, b (if it requires grad) and m.theta (if defined), the latter as in the head comment.
-torch::Tensor masked_linear(const torch::Tensor& x, const torch::Tensor& w, const LinearMask& m, const torch::Tensor& b);
+torch::Tensor masked_linear(const torch::Tensor& x, const torch::Tensor& w, const LinearMask& m,
+                            const torch::Tensor& b);
 
 // The CPU buffers the masks and masked linears of this thread reuse across micro-batches (M,
 // W ⊙ M, dL/d(W⊙M)) are given back; the trainer calls it when training ends.

@@ -65,19 +65,27 @@ inline float fast_exp(float x) {  // |x| <= 80
   return p * s;
 }
 
-inline uint32_t seed_lo(uint64_t s) { return uint32_t(s); }
-inline uint32_t seed_hi(uint64_t s) { return uint32_t(s >> 32) ^ 0x9e3779b9U; }
+inline uint32_t seed_lo(uint64_t s) {
+  return uint32_t(s);
+}
+inline uint32_t seed_hi(uint64_t s) {
+  return uint32_t(s >> 32) ^ 0x9e3779b9U;
+}
 
 // float32 and bfloat16 (the upper half of a float32; stores round to nearest even, as c10::BFloat16
 // does for finite values)
-inline float load(float x) { return x; }
+inline float load(float x) {
+  return x;
+}
 inline float load(uint16_t h) {
   const uint32_t u = uint32_t(h) << 16;
   float f;
   std::memcpy(&f, &u, 4);
   return f;
 }
-inline void store(float* p, float x) { *p = x; }
+inline void store(float* p, float x) {
+  *p = x;
+}
 inline void store(uint16_t* p, float x) {
   uint32_t u;
   std::memcpy(&u, &x, 4);
@@ -98,7 +106,7 @@ __attribute__((always_inline)) inline MaskSums sample_impl(const T* theta, const
       const float u = uniform(uint32_t(i), s0, s1);
       const float z = std::fmin(std::fmax(a * load(theta[i]) + b * fast_log(u / (1.0f - u)), -80.f), 80.f);
       store(m + i, 1.0f / (1.0f + fast_exp(-z)));  // σ(z)
-      const float M = load(m[i]);                   // the stored value: what the linear will use
+      const float M = load(m[i]);                  // the stored value: what the linear will use
       sm += M;
       const float mw = M * w[i];
       sw += mw * mw;
@@ -111,8 +119,7 @@ __attribute__((always_inline)) inline MaskSums sample_impl(const T* theta, const
 
 template <typename T>
 __attribute__((always_inline)) inline void grad_impl(const float* g, const T* m, const float* w, T* gtheta,
-                                                     int64_t begin, int64_t end, float g_sum, float g_w2,
-                                                     float scale) {
+                                                     int64_t begin, int64_t end, float g_sum, float g_w2, float scale) {
   for (int64_t i = begin; i < end; ++i) {
     const float M = load(m[i]), wi = w[i];
     const float gm = g[i] * wi + g_sum + g_w2 * M * wi * wi;  // dL/dM
@@ -121,29 +128,35 @@ __attribute__((always_inline)) inline void grad_impl(const float* g, const T* m,
 }
 }  // namespace
 
-float uniform_at(uint64_t seed, int64_t i) { return uniform(uint32_t(i), seed_lo(seed), seed_hi(seed)); }
+float uniform_at(uint64_t seed, int64_t i) {
+  return uniform(uint32_t(i), seed_lo(seed), seed_hi(seed));
+}
 
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-MaskSums sample_mask(const float* theta, const float* w, float* m, int64_t begin, int64_t end, float kappa, float tau,
-                     uint64_t seed) {
+__attribute__((target_clones("arch=x86-64-v3", "default"))) MaskSums sample_mask(const float* theta, const float* w,
+                                                                                 float* m, int64_t begin, int64_t end,
+                                                                                 float kappa, float tau,
+                                                                                 uint64_t seed) {
   return sample_impl(theta, w, m, begin, end, kappa, tau, seed);
 }
 
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-MaskSums sample_mask(const uint16_t* theta, const float* w, uint16_t* m, int64_t begin, int64_t end, float kappa,
-                     float tau, uint64_t seed) {
+__attribute__((target_clones("arch=x86-64-v3", "default"))) MaskSums sample_mask(const uint16_t* theta, const float* w,
+                                                                                 uint16_t* m, int64_t begin,
+                                                                                 int64_t end, float kappa, float tau,
+                                                                                 uint64_t seed) {
   return sample_impl(theta, w, m, begin, end, kappa, tau, seed);
 }
 
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-void mask_logit_grad(const float* g, const float* m, const float* w, float* gtheta, int64_t begin, int64_t end,
-                     float g_sum, float g_w2, float scale) {
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void mask_logit_grad(const float* g, const float* m,
+                                                                                 const float* w, float* gtheta,
+                                                                                 int64_t begin, int64_t end,
+                                                                                 float g_sum, float g_w2, float scale) {
   grad_impl(g, m, w, gtheta, begin, end, g_sum, g_w2, scale);
 }
 
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-void mask_logit_grad(const float* g, const uint16_t* m, const float* w, uint16_t* gtheta, int64_t begin, int64_t end,
-                     float g_sum, float g_w2, float scale) {
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void mask_logit_grad(const float* g, const uint16_t* m,
+                                                                                 const float* w, uint16_t* gtheta,
+                                                                                 int64_t begin, int64_t end,
+                                                                                 float g_sum, float g_w2, float scale) {
   grad_impl(g, m, w, gtheta, begin, end, g_sum, g_w2, scale);
 }
 

@@ -37,16 +37,18 @@ RMSNormImpl::RMSNormImpl(int64_t dim, double eps_, bool one_plus_, const torch::
 
 Tensor RMSNormImpl::forward(const Tensor& x) {
   Tensor xf = x.to(torch::kFloat32);
-  Tensor xn = xf * torch::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);  // x̂ = x / sqrt(mean(x²) + ε)
+  Tensor xn = xf * torch::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);           // x̂ = x / sqrt(mean(x²) + ε)
   if (one_plus) return (xn * (1.0 + weight.to(torch::kFloat32))).to(x.scalar_type());  // Gemma3RMSNorm
-  return weight * xn.to(x.scalar_type());                                                // LlamaRMSNorm
+  return weight * xn.to(x.scalar_type());                                              // LlamaRMSNorm
 }
 
 EmbeddingImpl::EmbeddingImpl(int64_t vocab, int64_t dim, const torch::TensorOptions& opt) {
   weight = register_parameter("weight", torch::empty({vocab, dim}, opt), false);
 }
 
-Tensor EmbeddingImpl::forward(const Tensor& ids) { return torch::embedding(weight, ids); }
+Tensor EmbeddingImpl::forward(const Tensor& ids) {
+  return torch::embedding(weight, ids);
+}
 
 // ---------------------------------------------------------------- rotary position embedding
 
@@ -73,8 +75,8 @@ RopeTables rope_tables(const RopeConfig& r, int64_t head_dim, int64_t seq_len, t
                        const torch::Device& device) {
   Tensor inv = rope_inv_freq(r, head_dim).to(device);
   Tensor pos = torch::arange(seq_len, torch::TensorOptions().dtype(torch::kFloat32).device(device));
-  Tensor freqs = torch::outer(pos, inv);         // [S, D/2]
-  Tensor emb = torch::cat({freqs, freqs}, -1);   // [S, D]
+  Tensor freqs = torch::outer(pos, inv);        // [S, D/2]
+  Tensor emb = torch::cat({freqs, freqs}, -1);  // [S, D]
   return {emb.cos().to(dtype), emb.sin().to(dtype)};
 }
 
@@ -84,7 +86,9 @@ Tensor rotate_half(const Tensor& x) {
   return torch::cat({-x.slice(-1, h), x.slice(-1, 0, h)}, -1);
 }
 // x: [B, nh, S, D]; cos/sin: [S, D]. x·cos + rotate_half(x)·sin
-Tensor apply_rope(const Tensor& x, const RopeTables& r) { return x * r.cos + rotate_half(x) * r.sin; }
+Tensor apply_rope(const Tensor& x, const RopeTables& r) {
+  return x * r.cos + rotate_half(x) * r.sin;
+}
 }  // namespace
 
 // ---------------------------------------------------------------- attention, MLP, layer
@@ -153,9 +157,12 @@ MLPImpl::MLPImpl(const ModelConfig& c, const torch::TensorOptions& opt) : act_(c
 
 Tensor MLPImpl::forward(const Tensor& x) {
   Tensor g = gate_proj(x);
-  if (act_ == "silu") g = torch::silu(g);
-  else if (act_ == "gelu_pytorch_tanh") g = torch::gelu(g, "tanh");
-  else g = torch::gelu(g);
+  if (act_ == "silu")
+    g = torch::silu(g);
+  else if (act_ == "gelu_pytorch_tanh")
+    g = torch::gelu(g, "tanh");
+  else
+    g = torch::gelu(g);
   return down_proj(g * up_proj(x));
 }
 
@@ -209,9 +216,8 @@ Tensor CausalLMImpl::embed(const Tensor& ids) {
   LEAP_CHECK(ids.dim() == 2, "input_ids must be [batch, seq], got %lld dims", (long long)ids.dim());
   Tensor h = model->embed_tokens(ids.to(device_));
   if (cfg_.embed_scale)  // Gemma3TextScaledWordEmbedding: × sqrt(H), the scale rounded to the weight dtype
-    h = h * torch::scalar_tensor(std::sqrt(static_cast<double>(cfg_.hidden_size)), torch::kFloat32)
-                .to(dtype_)
-                .to(device_);
+    h = h *
+        torch::scalar_tensor(std::sqrt(static_cast<double>(cfg_.hidden_size)), torch::kFloat32).to(dtype_).to(device_);
   return h;
 }
 
@@ -245,7 +251,9 @@ Tensor CausalLMImpl::hidden(const Tensor& ids) {
   return h;
 }
 
-Tensor CausalLMImpl::forward(const Tensor& ids) { return head(hidden(ids)); }
+Tensor CausalLMImpl::forward(const Tensor& ids) {
+  return head(hidden(ids));
+}
 
 std::vector<CausalLMImpl::NamedLinear> CausalLMImpl::block_linears(int64_t i) const {
   LEAP_CHECK(i >= 0 && i < cfg_.num_layers, "block %lld outside [0, %lld)", (long long)i, (long long)cfg_.num_layers);
@@ -278,11 +286,16 @@ torch::Dtype parse_dtype(const std::string& s) {
 
 const char* dtype_string(torch::Dtype d) {
   switch (d) {
-    case torch::kFloat32: return "float32";
-    case torch::kBFloat16: return "bfloat16";
-    case torch::kFloat16: return "float16";
-    case torch::kFloat64: return "float64";
-    default: return "other";
+    case torch::kFloat32:
+      return "float32";
+    case torch::kBFloat16:
+      return "bfloat16";
+    case torch::kFloat16:
+      return "float16";
+    case torch::kFloat64:
+      return "float64";
+    default:
+      return "other";
   }
 }
 
@@ -316,8 +329,9 @@ CausalLM load_model(const std::string& dir, const LoadOptions& opt) {
     std::string name = canonical_key(key, cfg);
     if (name.empty()) continue;
     auto [it, ok] = by_name.emplace(name, key);
-    if (!ok) fail("%s: keys \"%s\" and \"%s\" both map to parameter \"%s\"", dir.c_str(), it->second.c_str(),
-                  key.c_str(), name.c_str());
+    if (!ok)
+      fail("%s: keys \"%s\" and \"%s\" both map to parameter \"%s\"", dir.c_str(), it->second.c_str(), key.c_str(),
+           name.c_str());
   }
   std::vector<std::string> missing;
   std::set<std::string> used;
@@ -364,8 +378,8 @@ CausalLM load_model(const std::string& dir, const LoadOptions& opt) {
     std::string list;
     for (size_t i = 0; i < extra.size() && i < 8; ++i) list += "\n  - " + extra[i];
     if (extra.size() > 8) list += strformat("\n  ... and %zu more", extra.size() - 8);
-    fail("%s: checkpoint has %zu unexpected tensor(s) for a %s model with this config:%s", dir.c_str(),
-         extra.size(), cfg.model_type.c_str(), list.c_str());
+    fail("%s: checkpoint has %zu unexpected tensor(s) for a %s model with this config:%s", dir.c_str(), extra.size(),
+         cfg.model_type.c_str(), list.c_str());
   }
   return m;
 }

@@ -13,10 +13,9 @@
 // Not here: KV caches (leap scores whole sequences), padding masks (callers right-pad: with a
 // causal mask, right padding cannot influence earlier positions).
 #pragma once
-#include <torch/torch.h>
-
 #include <functional>
 #include <string>
+#include <torch/torch.h>
 #include <vector>
 
 #include "io/hf_config.h"
@@ -33,7 +32,7 @@ class LinearImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);  // x: [..., in] → [..., out]
   torch::Tensor weight;                           // [out, in]
   torch::Tensor bias;                             // [out] or undefined
-  LinearMask mask;  // LEAP's sampled mask of this micro-batch, or undefined
+  LinearMask mask;                                // LEAP's sampled mask of this micro-batch, or undefined
   std::function<void(const torch::Tensor&)> input_observer;
 };
 TORCH_MODULE(Linear);

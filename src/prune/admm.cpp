@@ -47,7 +47,7 @@ class AdmmPruner : public LayerPruner {
     }
     if (o_.admm_gradual) {
       double sk = s - s * std::pow(1.0 - double(k + 1) / double(K), 3);  // cubic schedule
-      return keep_mask_per_row(a.t(), sk).t();                             // per output (per_out=True)
+      return keep_mask_per_row(a.t(), sk).t();                           // per output (per_out=True)
     }
     return keep_mask_global(a, s);
   }
@@ -56,23 +56,23 @@ class AdmmPruner : public LayerPruner {
     torch::NoGradGuard ng;
     torch::Tensor XX = XX_;
     XX_ = torch::Tensor();
-    torch::Tensor norm = XX.diag().sqrt() + 1e-8;                          // D
-    XX = XX / norm / norm.reshape({-1, 1});                                 // Ĝ = D⁻¹ G D⁻¹
-    torch::Tensor V = (Wt.to(torch::kFloat32) * norm).t().contiguous();     // V = D Wᵀ  [in, out]
+    torch::Tensor norm = XX.diag().sqrt() + 1e-8;                            // D
+    XX = XX / norm / norm.reshape({-1, 1});                                  // Ĝ = D⁻¹ G D⁻¹
+    torch::Tensor V = (Wt.to(torch::kFloat32) * norm).t().contiguous();      // V = D Wᵀ  [in, out]
     XX.diagonal().add_(o_.admm_percdamp * XX.diag().mean().item<double>());  // Ĝ += λ I
     const double rho = o_.admm_rho;
-    torch::Tensor B = XX.matmul(V);                                         // B = Ĝ V
+    torch::Tensor B = XX.matmul(V);  // B = Ĝ V
     XX.diagonal().add_(rho);
-    torch::Tensor Ainv = torch::linalg_inv(XX);                             // (Ĝ + ρ I)⁻¹
+    torch::Tensor Ainv = torch::linalg_inv(XX);  // (Ĝ + ρ I)⁻¹
     XX = torch::Tensor();
     torch::Tensor U = torch::zeros_like(V);
     torch::Tensor mask = select(V, s, p, 0);
     torch::Tensor Z;
     for (int64_t k = 0; k < o_.admm_iters; ++k) {
       if (k < o_.admm_iterative_prune) mask = select(V + U, s, p, k);
-      Z = (V + U) * mask;                       // projection onto the sparse set
-      U = U + (V - Z);                          // scaled dual update
-      V = Ainv.matmul(B + rho * (Z - U));       // exact ridge solve of the V-step
+      Z = (V + U) * mask;                  // projection onto the sparse set
+      U = U + (V - Z);                     // scaled dual update
+      V = Ainv.matmul(B + rho * (Z - U));  // exact ridge solve of the V-step
     }
     Z = (V + U) * mask;
     torch::Tensor out = (Z.t() / norm).contiguous();  // Ŵ = Zᵀ D⁻¹  [out, in]

@@ -6,16 +6,17 @@
 
 #include "base/error.h"
 #include "base/fs_util.h"
+#include "base/json_input.h"
 #include "base/py_random.h"
 #include "base/sha256.h"
-#include "base/json_input.h"
 
 namespace leap {
 
 std::vector<std::string> read_documents(const std::string& path, std::string* format) {
   std::string raw = read_file(path);
   if (raw.empty()) fail("%s: file is empty", path.c_str());
-  bool jsonl = path.size() >= 6 && (path.substr(path.size() - 6) == ".jsonl" || path.substr(path.size() - 5) == ".json");
+  bool jsonl =
+      path.size() >= 6 && (path.substr(path.size() - 6) == ".jsonl" || path.substr(path.size() - 5) == ".json");
   std::vector<std::string> docs;
   if (!jsonl) {
     if (format) *format = "text";

@@ -5,10 +5,9 @@
 // plain text file is one document (a long stream, e.g. TinyStories). The calibration length is
 // always explicit (never max_position_embeddings) (docs/METHOD.md §1.6).
 #pragma once
-#include <torch/torch.h>
-
 #include <cstdint>
 #include <string>
+#include <torch/torch.h>
 
 #include "text/tokenizer.h"
 

@@ -65,8 +65,10 @@ std::map<std::string, torch::Tensor> prune_layerwise(CausalLM& m, const torch::T
                 seen[j].sizes() == x.sizes() && seen[j].strides() == x.strides())
               same = int64_t(j);
         if (batch_index == 0) source[k] = same;
-        LEAP_CHECK(source[k] == same, "%s: the linears of block %lld changed their input sharing between calibration "
-                   "batches", o.method.c_str(), (long long)li);
+        LEAP_CHECK(source[k] == same,
+                   "%s: the linears of block %lld changed their input sharing between calibration "
+                   "batches",
+                   o.method.c_str(), (long long)li);
         if (same < 0) pruners[k]->add_batch(x);
       };
     }
@@ -93,10 +95,11 @@ std::map<std::string, torch::Tensor> prune_layerwise(CausalLM& m, const torch::T
       for (int64_t b = 0; b < N; b += o.batch) {
         torch::Tensor out = m->run_layer(li, hidden.slice(0, b, std::min(N, b + o.batch)).to(dev), rope);
         if (!torch::isfinite(out).all().item<bool>())
-          fail("%s: block %lld (model.layers.%lld) produced non-finite activations (NaN/Inf) on calibration "
-               "samples %lld..%lld after pruning; the weights or the calibration data overflow %s",
-               o.method.c_str(), (long long)li, (long long)li, (long long)b, (long long)std::min(N, b + o.batch) - 1,
-               std::string(c10::toString(out.scalar_type())).c_str());
+          fail(
+              "%s: block %lld (model.layers.%lld) produced non-finite activations (NaN/Inf) on calibration "
+              "samples %lld..%lld after pruning; the weights or the calibration data overflow %s",
+              o.method.c_str(), (long long)li, (long long)li, (long long)b, (long long)std::min(N, b + o.batch) - 1,
+              std::string(c10::toString(out.scalar_type())).c_str());
         hidden.slice(0, b, std::min(N, b + o.batch)).copy_(out);
       }
     prog.advance(1, strformat("block %lld sparsity %.4f", (long long)li, block_zeros / block_numel));

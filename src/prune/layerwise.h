@@ -6,10 +6,9 @@
 // grow with depth; with `offload_activations` the activations live on the CPU between uses.
 // See docs/METHOD.md §2.1.
 #pragma once
-#include <torch/torch.h>
-
 #include <map>
 #include <string>
+#include <torch/torch.h>
 #include <vector>
 
 #include "model/model.h"

@@ -22,6 +22,8 @@ class MagnitudePruner : public LayerPruner {
 
 }  // namespace
 
-std::unique_ptr<LayerPruner> make_magnitude_pruner() { return std::make_unique<MagnitudePruner>(); }
+std::unique_ptr<LayerPruner> make_magnitude_pruner() {
+  return std::make_unique<MagnitudePruner>();
+}
 
 }  // namespace leap

@@ -5,10 +5,9 @@
 // float64 whatever the model dtype. Implementations: magnitude.cpp, wanda.cpp, sparsegpt.cpp,
 // admm.cpp. The block-by-block driver is layerwise.h.
 #pragma once
-#include <torch/torch.h>
-
 #include <memory>
 #include <string>
+#include <torch/torch.h>
 
 #include "prune/sparsity_pattern.h"
 

@@ -13,7 +13,6 @@
 // other devices use the tensor ops. Both choose the same masks (ties go to the lower index).
 // See docs/METHOD.md §2.5.
 #include <ATen/Parallel.h>
-
 #include <algorithm>
 #include <numeric>
 
@@ -23,7 +22,8 @@
 namespace leap {
 namespace {
 
-// Marks in prune[0..n) the `target` smallest scores, ties to the lower index (a stable ascending sort's first `target`).
+// Marks in prune[0..n) the `target` smallest scores, ties to the lower index (a stable ascending sort's first
+// `target`).
 void mark_smallest(const float* score, int64_t n, int64_t target, uint8_t* prune) {
   if (target <= 0) return;
   std::vector<int32_t> idx(static_cast<size_t>(n));
@@ -55,7 +55,7 @@ void obs_block_rows(float* W, int64_t rows, int64_t ld, int64_t i1, int64_t coun
         }
         const float* u = U + i * ldu + i1;
         const float q = pr[i] ? 0.f : w[i];
-        const float err = (w[i] - q) / u[i];                   // OBS error
+        const float err = (w[i] - q) / u[i];                         // OBS error
         for (int64_t j = i + 1; j < count; ++j) w[j] -= err * u[j];  // W_:,j −= err·U_i,j
         w[i] = q;
         e[i] = err;
@@ -67,7 +67,9 @@ void obs_block_rows(float* W, int64_t rows, int64_t ld, int64_t i1, int64_t coun
 class SparseGptPruner : public LayerPruner {
  public:
   SparseGptPruner(const PrunerOptions& o, int64_t in, const torch::Device& dev)
-      : percdamp_(o.sparsegpt_percdamp), blocksize_(o.sparsegpt_blocksize), fast_cpu_(!o.sparsegpt_tensor_ops),
+      : percdamp_(o.sparsegpt_percdamp),
+        blocksize_(o.sparsegpt_blocksize),
+        fast_cpu_(!o.sparsegpt_tensor_ops),
         H_(torch::zeros({in, in}, torch::TensorOptions().dtype(torch::kFloat32).device(dev))) {}
 
   void add_batch(const torch::Tensor& x) override {
@@ -117,11 +119,13 @@ class SparseGptPruner : public LayerPruner {
         torch::Tensor Err1 = torch::empty({rows, count}, W.options());
         if (p.unstructured()) {
           const int64_t target = block_target(i1, i2);
-          torch::Tensor score = (W.slice(1, i1, i2).pow(2) / Hinv.diag().slice(0, i1, i2).pow(2).reshape({1, -1})).contiguous();
+          torch::Tensor score =
+              (W.slice(1, i1, i2).pow(2) / Hinv.diag().slice(0, i1, i2).pow(2).reshape({1, -1})).contiguous();
           mark_smallest(score.data_ptr<float>(), rows * count, target, prune1.data_ptr<uint8_t>());
           pruned += target;
         }
-        obs_block_rows(Wp, rows, cols, i1, count, U + i1 * cols, cols, prune1.data_ptr<uint8_t>(), Err1.data_ptr<float>(), p);
+        obs_block_rows(Wp, rows, cols, i1, count, U + i1 * cols, cols, prune1.data_ptr<uint8_t>(),
+                       Err1.data_ptr<float>(), p);
         if (i2 < cols) W.slice(1, i2).addmm_(Err1, Hinv.slice(0, i1, i2).slice(1, i2), 1.0, -1.0);  // lazy batch update
         prune_all.slice(1, i1, i2).copy_(prune1);
       }
@@ -157,7 +161,7 @@ class SparseGptPruner : public LayerPruner {
         }
         torch::Tensor q = w.masked_fill(prune1.select(1, i), 0.0);
         Q1.select(1, i).copy_(q);
-        torch::Tensor err = (w - q) / d;                                                    // OBS error
+        torch::Tensor err = (w - q) / d;                                                  // OBS error
         W1.slice(1, i).sub_(err.unsqueeze(1).matmul(Hinv1[i].slice(0, i).unsqueeze(0)));  // W_:,i: −= err·U_i,i:
         Err1.select(1, i).copy_(err);
       }

@@ -5,7 +5,9 @@
 
 namespace leap {
 
-std::string SparsityPattern::str() const { return unstructured() ? "unstructured" : strformat("%lld:%lld", (long long)n, (long long)m); }
+std::string SparsityPattern::str() const {
+  return unstructured() ? "unstructured" : strformat("%lld:%lld", (long long)n, (long long)m);
+}
 
 SparsityPattern parse_sparsity_type(const std::string& s) {
   if (s == "unstructured" || s == "0:0") return {};

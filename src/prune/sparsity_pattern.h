@@ -5,9 +5,8 @@
 // spelling of unstructured). Masks are bool tensors of the weight's shape, true = keep.
 // See docs/METHOD.md §2.2.
 #pragma once
-#include <torch/torch.h>
-
 #include <string>
+#include <torch/torch.h>
 
 namespace leap {
 

@@ -30,12 +30,9 @@ nlohmann::ordered_json sparsity_json(const SparsitySummary& s) {
   for (const auto& [l, c] : s.per_layer) layers.push_back(c.sparsity());
   for (const auto& [t, c] : s.per_type) types[t] = c.sparsity();
   for (const auto& r : s.linears) linears[r.name] = r.sparsity();
-  return {{"overall", s.overall.sparsity()},
-          {"zeros", s.overall.zeros},
-          {"params", s.overall.numel},
-          {"per_layer", layers},
-          {"per_linear_type", types},
-          {"per_linear", linears}};
+  return {{"overall", s.overall.sparsity()}, {"zeros", s.overall.zeros},
+          {"params", s.overall.numel},       {"per_layer", layers},
+          {"per_linear_type", types},        {"per_linear", linears}};
 }
 
 }  // namespace leap

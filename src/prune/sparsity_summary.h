@@ -2,11 +2,10 @@
 // every decoder linear (what the budget is measured over), summed per block, per linear type and
 // overall. One summary feeds leap_sparsity.json (`leap prune`) and `leap inspect sparsity`.
 #pragma once
-#include <torch/torch.h>
-
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <torch/torch.h>
 #include <vector>
 
 #include "model/model.h"
@@ -25,8 +24,8 @@ struct ZeroCount {
 };
 
 struct SparsitySummary {
-  std::vector<LinearSparsity> linears;      // in decoder_linears() order
-  std::map<int64_t, ZeroCount> per_layer;   // by block index
+  std::vector<LinearSparsity> linears;        // in decoder_linears() order
+  std::map<int64_t, ZeroCount> per_layer;     // by block index
   std::map<std::string, ZeroCount> per_type;  // by linear type ("q_proj", ...)
   ZeroCount overall;
 };

@@ -12,7 +12,8 @@ namespace {
 class WandaPruner : public LayerPruner {
  public:
   WandaPruner(const PrunerOptions& o, int64_t in, const torch::Device& dev)
-      : shift_(o.shift_zero_metrics), scaler_row_(torch::zeros({in}, torch::TensorOptions().dtype(torch::kFloat32).device(dev))) {}
+      : shift_(o.shift_zero_metrics),
+        scaler_row_(torch::zeros({in}, torch::TensorOptions().dtype(torch::kFloat32).device(dev))) {}
 
   void add_batch(const torch::Tensor& x) override {
     torch::NoGradGuard ng;

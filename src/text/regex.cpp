@@ -45,11 +45,21 @@ bool is_word(uint32_t c) {
 bool item_matches(const ClassItem& it, uint32_t c) {
   bool m = false;
   switch (it.kind) {
-    case ClassItem::Range: m = c >= it.lo && c <= it.hi; break;
-    case ClassItem::Category: m = unicode::in_category(c, it.cat); break;
-    case ClassItem::Space: m = unicode::is_white_space(c); break;
-    case ClassItem::Digit: m = std::strcmp(unicode::category(c), "Nd") == 0; break;
-    case ClassItem::Word: m = is_word(c); break;
+    case ClassItem::Range:
+      m = c >= it.lo && c <= it.hi;
+      break;
+    case ClassItem::Category:
+      m = unicode::in_category(c, it.cat);
+      break;
+    case ClassItem::Space:
+      m = unicode::is_white_space(c);
+      break;
+    case ClassItem::Digit:
+      m = std::strcmp(unicode::category(c), "Nd") == 0;
+      break;
+    case ClassItem::Word:
+      m = is_word(c);
+      break;
   }
   return m != it.negated;
 }
@@ -85,9 +95,7 @@ class Parser {
   const std::string& src_;
   size_t i_ = 0;
 
-  [[noreturn]] void err(const char* what) {
-    fail("tokenizer regex \"%s\": %s at offset %zu", src_.c_str(), what, i_);
-  }
+  [[noreturn]] void err(const char* what) { fail("tokenizer regex \"%s\": %s at offset %zu", src_.c_str(), what, i_); }
   bool eof() const { return i_ >= p_.size(); }
   uint32_t peek() const { return p_[i_]; }
 
@@ -167,12 +175,27 @@ class Parser {
     is_char = false;
     ClassItem it;
     switch (c) {
-      case 's': it.kind = ClassItem::Space; return it;
-      case 'S': it.kind = ClassItem::Space; it.negated = true; return it;
-      case 'd': it.kind = ClassItem::Digit; return it;
-      case 'D': it.kind = ClassItem::Digit; it.negated = true; return it;
-      case 'w': it.kind = ClassItem::Word; return it;
-      case 'W': it.kind = ClassItem::Word; it.negated = true; return it;
+      case 's':
+        it.kind = ClassItem::Space;
+        return it;
+      case 'S':
+        it.kind = ClassItem::Space;
+        it.negated = true;
+        return it;
+      case 'd':
+        it.kind = ClassItem::Digit;
+        return it;
+      case 'D':
+        it.kind = ClassItem::Digit;
+        it.negated = true;
+        return it;
+      case 'w':
+        it.kind = ClassItem::Word;
+        return it;
+      case 'W':
+        it.kind = ClassItem::Word;
+        it.negated = true;
+        return it;
       case 'p':
       case 'P': {
         it.kind = ClassItem::Category;
@@ -200,12 +223,24 @@ class Parser {
         }
         return it;
       }
-      case 'r': ch = '\r'; break;
-      case 'n': ch = '\n'; break;
-      case 't': ch = '\t'; break;
-      case 'f': ch = '\f'; break;
-      case 'v': ch = '\v'; break;
-      case '0': ch = 0; break;
+      case 'r':
+        ch = '\r';
+        break;
+      case 'n':
+        ch = '\n';
+        break;
+      case 't':
+        ch = '\t';
+        break;
+      case 'f':
+        ch = '\f';
+        break;
+      case 'v':
+        ch = '\v';
+        break;
+      case '0':
+        ch = 0;
+        break;
       case 'x': {
         uint32_t v = 0;
         int digits = 0;
@@ -321,10 +356,17 @@ class Parser {
         ++i_;
         return n;
       }
-      case '[': return parse_class(icase);
-      case '.': n.kind = Node::Any; return n;
-      case '^': n.kind = Node::Bol; return n;
-      case '$': n.kind = Node::Eol; return n;
+      case '[':
+        return parse_class(icase);
+      case '.':
+        n.kind = Node::Any;
+        return n;
+      case '^':
+        n.kind = Node::Bol;
+        return n;
+      case '$':
+        n.kind = Node::Eol;
+        return n;
       case '\\': {
         bool is_char;
         uint32_t ch = 0;
@@ -350,7 +392,10 @@ class Parser {
         --i_;
         err("quantifier without an operand");
       }
-      default: n.kind = Node::Char; n.ch = c; return n;
+      default:
+        n.kind = Node::Char;
+        n.ch = c;
+        return n;
     }
   }
 };
@@ -365,8 +410,10 @@ struct Regex::Impl {
     if (pos >= s->size()) return false;
     uint32_t c = (*s)[pos];
     switch (n.kind) {
-      case Node::Char: return n.icase ? fold(c) == fold(n.ch) : c == n.ch;
-      case Node::Any: return c != '\n';
+      case Node::Char:
+        return n.icase ? fold(c) == fold(n.ch) : c == n.ch;
+      case Node::Any:
+        return c != '\n';
       case Node::Class: {
         auto test = [&](uint32_t x) {
           for (const auto& it : n.items)
@@ -381,7 +428,8 @@ struct Regex::Impl {
         }
         return m != n.negated;
       }
-      default: return false;
+      default:
+        return false;
     }
   }
 
@@ -396,15 +444,19 @@ struct Regex::Impl {
     const Node& n = seq[idx];
     auto next = [&](size_t p) { return match_seq(seq, idx + 1, p, k); };
     switch (n.kind) {
-      case Node::Bol: return pos == 0 && next(pos);
-      case Node::Eol: return pos == s->size() && next(pos);
+      case Node::Bol:
+        return pos == 0 && next(pos);
+      case Node::Eol:
+        return pos == s->size() && next(pos);
       case Node::LookAhead: {
         auto accept = [](size_t) { return true; };
         bool m = match_alt(*n.group, pos, Cont(accept));
         return m != n.negated && next(pos);
       }
-      case Node::Group: return match_group(n, 0, pos, Cont(next));
-      default: break;
+      case Node::Group:
+        return match_group(n, 0, pos, Cont(next));
+      default:
+        break;
     }
     // single-character atom with a quantifier: count, then back off
     size_t maxn = n.max < 0 ? SIZE_MAX : size_t(n.max);

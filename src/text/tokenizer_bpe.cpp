@@ -13,10 +13,10 @@
 
 #include "base/error.h"
 #include "base/fs_util.h"
+#include "base/json_input.h"
 #include "text/regex.h"
 #include "text/tokenizer.h"
 #include "text/unicode.h"
-#include "base/json_input.h"
 
 namespace leap {
 using json = nlohmann::json;
@@ -25,8 +25,7 @@ std::unique_ptr<Tokenizer> make_bpe_tokenizer(const std::string& tokenizer_json,
 
 namespace {
 
-const char* kGpt2Pattern =
-    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+const char* kGpt2Pattern = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
 // GPT-2's bytes_to_unicode: printable bytes map to themselves, the rest to U+0100 + n.
 std::vector<uint32_t> byte_to_char_table() {
@@ -49,7 +48,9 @@ class Fields {
   [[noreturn]] void bad(const std::string& field, const std::string& problem) const {
     fail("%s: %s %s", file_.c_str(), field.c_str(), problem.c_str());
   }
-  static std::string at(const std::string& parent, const char* key) { return parent.empty() ? key : parent + "." + key; }
+  static std::string at(const std::string& parent, const char* key) {
+    return parent.empty() ? key : parent + "." + key;
+  }
   static std::string at(const std::string& parent, size_t i) { return parent + "[" + std::to_string(i) + "]"; }
   // The member, or nullptr when it is absent or null.
   const json* find(const json& obj, const std::string& where, const char* key) const {
@@ -86,7 +87,8 @@ class Fields {
   // leap does too, before anything is sized from it.
   int64_t id(const json& v, const std::string& field) const {
     if (!v.is_number_integer()) bad(field, "must be an integer token id");
-    if (v.is_number_unsigned() ? v.get<uint64_t>() > kMaxId : (v.get<int64_t>() < 0 || v.get<int64_t>() > int64_t(kMaxId)))
+    if (v.is_number_unsigned() ? v.get<uint64_t>() > kMaxId
+                               : (v.get<int64_t>() < 0 || v.get<int64_t>() > int64_t(kMaxId)))
       bad(field, "= " + v.dump() + " is not a token id (0 to 4294967295, as HF tokenizers' u32)");
     return v.get<int64_t>();
   }
@@ -152,7 +154,8 @@ class BpeTokenizer : public Tokenizer {
       if (it != added_by_first_.end()) {
         for (const auto& at : it->second) {
           const auto& c = at.first;
-          if (c.size() > best_len && pos + c.size() <= cps.size() && std::equal(c.begin(), c.end(), cps.begin() + long(pos))) {
+          if (c.size() > best_len && pos + c.size() <= cps.size() &&
+              std::equal(c.begin(), c.end(), cps.begin() + long(pos))) {
             best = at.second;
             best_len = c.size();
           }
@@ -196,16 +199,18 @@ class BpeTokenizer : public Tokenizer {
       }
       for (uint32_t c : unicode::decode_utf8(piece(id))) {
         auto b = char_to_byte_.find(c);
-        if (b != char_to_byte_.end()) out.push_back(char(b->second));
-        else unicode::append_utf8(out, c);
+        if (b != char_to_byte_.end())
+          out.push_back(char(b->second));
+        else
+          unicode::append_utf8(out, c);
       }
     }
     return out;
   }
 
  private:
-  Fields f_;  // the file and its field paths, for errors
-  std::unordered_map<std::string, int64_t> vocab_;      // model vocabulary, then added tokens
+  Fields f_;                                              // the file and its field paths, for errors
+  std::unordered_map<std::string, int64_t> vocab_;        // model vocabulary, then added tokens
   std::unordered_map<int64_t, std::string> id_to_piece_;  // sparse: ids may be any u32
   int64_t max_id_ = -1;
   std::unordered_map<uint64_t, std::pair<int, int64_t>> merges_;  // (a,b) → (rank, merged id)
@@ -235,7 +240,8 @@ class BpeTokenizer : public Tokenizer {
     if (f_.boolean(model, "model", "byte_fallback", false))
       fail("%s: model.byte_fallback BPE is not supported by the byte-level tokenizer; use tokenizer.model", p);
     if (const json* d = f_.find(model, "model", "dropout")) {
-      if (!d->is_number() || d->get<double>() < 0 || d->get<double>() > 1) f_.bad("model.dropout", "must be a number in [0, 1]");
+      if (!d->is_number() || d->get<double>() < 0 || d->get<double>() > 1)
+        f_.bad("model.dropout", "must be a number in [0, 1]");
       if (d->get<double>() > 0)
         fail("%s: model.dropout %g is not supported (BPE dropout makes tokenisation random)", p, d->get<double>());
     }
@@ -309,8 +315,10 @@ class BpeTokenizer : public Tokenizer {
       for (const auto& o : added_) dup |= o.content == t.content;
       if (dup) continue;
       auto known = vocab_.find(t.content);
-      if (known != vocab_.end()) t.id = known->second;
-      else t.id = max_added && *max_added >= model_size ? *max_added + 1 : model_size;
+      if (known != vocab_.end())
+        t.id = known->second;
+      else
+        t.id = max_added && *max_added >= model_size ? *max_added + 1 : model_size;
       max_added = std::max(max_added.value_or(t.id), t.id);
       added_.push_back(t);
       vocab_[t.content] = t.id;
@@ -352,9 +360,12 @@ class BpeTokenizer : public Tokenizer {
       SplitStep s;
       std::string pat_at = Fields::at(at, "pattern");
       const json& pat = f_.need(pt, at, "pattern");
-      if (f_.find(pat, pat_at, "Regex")) s.regex = regex(f_.string(pat, pat_at, "Regex"), pat_at + ".Regex");
-      else if (f_.find(pat, pat_at, "String")) s.literal = unicode::decode_utf8(f_.string(pat, pat_at, "String"));
-      else f_.bad(pat_at, "must be {\"Regex\": ...} or {\"String\": ...}");
+      if (f_.find(pat, pat_at, "Regex"))
+        s.regex = regex(f_.string(pat, pat_at, "Regex"), pat_at + ".Regex");
+      else if (f_.find(pat, pat_at, "String"))
+        s.literal = unicode::decode_utf8(f_.string(pat, pat_at, "String"));
+      else
+        f_.bad(pat_at, "must be {\"Regex\": ...} or {\"String\": ...}");
       s.behavior = f_.string(pt, at, "behavior", "Isolated");
       s.invert = f_.boolean(pt, at, "invert", false);
       if (s.behavior != "Isolated" && s.behavior != "Removed" && s.behavior != "MergedWithPrevious" &&
@@ -482,18 +493,25 @@ class BpeTokenizer : public Tokenizer {
         std::vector<std::pair<size_t, size_t>> out;
         for (size_t i = 0; i < parts.size(); ++i) {
           auto [r, is_m] = parts[i];
-          if (s.behavior == "Isolated") out.push_back(r);
+          if (s.behavior == "Isolated")
+            out.push_back(r);
           else if (s.behavior == "Removed") {
             if (!is_m) out.push_back(r);
           } else if (s.behavior == "Contiguous") {
-            if (is_m && i > 0 && parts[i - 1].second) out.back().second = r.second;
-            else out.push_back(r);
+            if (is_m && i > 0 && parts[i - 1].second)
+              out.back().second = r.second;
+            else
+              out.push_back(r);
           } else if (s.behavior == "MergedWithPrevious") {
-            if (is_m && !out.empty()) out.back().second = r.second;
-            else out.push_back(r);
+            if (is_m && !out.empty())
+              out.back().second = r.second;
+            else
+              out.push_back(r);
           } else {  // MergedWithNext
-            if (!out.empty() && parts[i - 1].second && !is_m) out.back().second = r.second;
-            else out.push_back(r);
+            if (!out.empty() && parts[i - 1].second && !is_m)
+              out.back().second = r.second;
+            else
+              out.push_back(r);
           }
         }
         for (auto& r : out) next.emplace_back(pc.begin() + long(r.first), pc.begin() + long(r.second));
@@ -520,8 +538,8 @@ class BpeTokenizer : public Tokenizer {
     if (!unk_token_) return std::nullopt;
     auto it = vocab_.find(*unk_token_);
     if (it == vocab_.end())
-      fail("%s: model.unk_token \"%s\" is not in the vocabulary (needed for a byte the vocabulary lacks)", f_.file().c_str(),
-           unk_token_->c_str());
+      fail("%s: model.unk_token \"%s\" is not in the vocabulary (needed for a byte the vocabulary lacks)",
+           f_.file().c_str(), unk_token_->c_str());
     return it->second;
   }
 

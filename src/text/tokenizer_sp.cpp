@@ -6,11 +6,10 @@
 // (remove_extra_whitespaces = false) and splits on special tokens itself; the dummy prefix ("▁" in
 // front) follows the model's own add_dummy_prefix flag, applied to the first segment only unless
 // tokenizer_config.json asks for legacy behaviour (then to every segment, as HF's legacy Llama).
-#include <sentencepiece_processor.h>
-
 #include <climits>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <sentencepiece_processor.h>
 
 #include "base/error.h"
 #include "base/fs_util.h"
@@ -63,14 +62,20 @@ std::vector<Field> parse_fields(const std::string& s, const std::string& path) {
       case 0:
         if (!read_varint(s, i, v)) fail("%s: malformed sentencepiece model (bad varint)", path.c_str());
         break;
-      case 1: i += 8; break;
-      case 5: i += 4; break;
+      case 1:
+        i += 8;
+        break;
+      case 5:
+        i += 4;
+        break;
       case 2:
-        if (!read_varint(s, i, v) || v > s.size() - i) fail("%s: malformed sentencepiece model (bad length)", path.c_str());
+        if (!read_varint(s, i, v) || v > s.size() - i)
+          fail("%s: malformed sentencepiece model (bad length)", path.c_str());
         pstart = i;
         i += size_t(v);
         break;
-      default: fail("%s: malformed sentencepiece model (wire type %u)", path.c_str(), f.wire);
+      default:
+        fail("%s: malformed sentencepiece model (wire type %u)", path.c_str(), f.wire);
     }
     if (i > s.size()) fail("%s: malformed sentencepiece model (truncated)", path.c_str());
     f.raw = s.substr(start, i - start);
@@ -137,8 +142,10 @@ class SpTokenizer : public Tokenizer {
     int bos = sp_.bos_id(), eos = sp_.eos_id();
     if (bos >= 0) bos_id_ = bos;
     if (eos >= 0) eos_id_ = eos;
-    bool add_bos = cfg.contains("add_bos_token") && cfg["add_bos_token"].is_boolean() ? cfg["add_bos_token"].get<bool>() : true;
-    bool add_eos = cfg.contains("add_eos_token") && cfg["add_eos_token"].is_boolean() ? cfg["add_eos_token"].get<bool>() : false;
+    bool add_bos =
+        cfg.contains("add_bos_token") && cfg["add_bos_token"].is_boolean() ? cfg["add_bos_token"].get<bool>() : true;
+    bool add_eos =
+        cfg.contains("add_eos_token") && cfg["add_eos_token"].is_boolean() ? cfg["add_eos_token"].get<bool>() : false;
     if (add_bos && bos_id_) prefix_.push_back(*bos_id_);
     if (add_eos && eos_id_) suffix_.push_back(*eos_id_);
     // special tokens matched in the text: control and user-defined pieces, plus tokenizer_config's added tokens

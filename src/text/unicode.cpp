@@ -17,10 +17,13 @@ uint8_t category_index(uint32_t cp) {
   size_t lo = 0, hi = sizeof kCategoryRanges / sizeof kCategoryRanges[0];
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
-    if (kCategoryRanges[mid].hi < cp) lo = mid + 1;
-    else hi = mid;
+    if (kCategoryRanges[mid].hi < cp)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
-  if (lo < sizeof kCategoryRanges / sizeof kCategoryRanges[0] && kCategoryRanges[lo].lo <= cp) return kCategoryRanges[lo].cat;
+  if (lo < sizeof kCategoryRanges / sizeof kCategoryRanges[0] && kCategoryRanges[lo].lo <= cp)
+    return kCategoryRanges[lo].cat;
   return 2;  // Cn
 }
 
@@ -55,9 +58,10 @@ uint32_t compose_pair(uint32_t a, uint32_t b) {
     return a + (b - TBase);
   auto* bg = std::begin(kCompose);
   auto* en = std::end(kCompose);
-  auto* it = std::lower_bound(bg, en, std::make_pair(a, b), [](const CompEntry& c, const std::pair<uint32_t, uint32_t>& k) {
-    return c.a != k.first ? c.a < k.first : c.b < k.second;
-  });
+  auto* it =
+      std::lower_bound(bg, en, std::make_pair(a, b), [](const CompEntry& c, const std::pair<uint32_t, uint32_t>& k) {
+        return c.a != k.first ? c.a < k.first : c.b < k.second;
+      });
   return it != en && it->a == a && it->b == b ? it->cp : 0;
 }
 }  // namespace
@@ -71,21 +75,39 @@ std::vector<uint32_t> decode_utf8(const std::string& s) {
     unsigned char c = p[i];
     uint32_t cp;
     size_t len;
-    if (c < 0x80) { cp = c; len = 1; }
-    else if ((c & 0xE0) == 0xC0) { cp = c & 0x1F; len = 2; }
-    else if ((c & 0xF0) == 0xE0) { cp = c & 0x0F; len = 3; }
-    else if ((c & 0xF8) == 0xF0) { cp = c & 0x07; len = 4; }
-    else { out.push_back(0xFFFD); ++i; continue; }
+    if (c < 0x80) {
+      cp = c;
+      len = 1;
+    } else if ((c & 0xE0) == 0xC0) {
+      cp = c & 0x1F;
+      len = 2;
+    } else if ((c & 0xF0) == 0xE0) {
+      cp = c & 0x0F;
+      len = 3;
+    } else if ((c & 0xF8) == 0xF0) {
+      cp = c & 0x07;
+      len = 4;
+    } else {
+      out.push_back(0xFFFD);
+      ++i;
+      continue;
+    }
     bool ok = i + len <= n;
     for (size_t k = 1; ok && k < len; ++k) {
-      if ((p[i + k] & 0xC0) != 0x80) ok = false;
-      else cp = (cp << 6) | (p[i + k] & 0x3F);
+      if ((p[i + k] & 0xC0) != 0x80)
+        ok = false;
+      else
+        cp = (cp << 6) | (p[i + k] & 0x3F);
     }
     // reject overlongs, surrogates and out-of-range values
     if (ok && ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
                (cp >= 0xD800 && cp <= 0xDFFF)))
       ok = false;
-    if (!ok) { out.push_back(0xFFFD); ++i; continue; }
+    if (!ok) {
+      out.push_back(0xFFFD);
+      ++i;
+      continue;
+    }
     out.push_back(cp);
     i += len;
   }
@@ -93,14 +115,20 @@ std::vector<uint32_t> decode_utf8(const std::string& s) {
 }
 
 void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) out.push_back(char(cp));
-  else if (cp < 0x800) { out.push_back(char(0xC0 | (cp >> 6))); out.push_back(char(0x80 | (cp & 0x3F))); }
-  else if (cp < 0x10000) {
-    out.push_back(char(0xE0 | (cp >> 12))); out.push_back(char(0x80 | ((cp >> 6) & 0x3F)));
+  if (cp < 0x80)
+    out.push_back(char(cp));
+  else if (cp < 0x800) {
+    out.push_back(char(0xC0 | (cp >> 6)));
+    out.push_back(char(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(char(0xE0 | (cp >> 12)));
+    out.push_back(char(0x80 | ((cp >> 6) & 0x3F)));
     out.push_back(char(0x80 | (cp & 0x3F)));
   } else {
-    out.push_back(char(0xF0 | (cp >> 18))); out.push_back(char(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(char(0x80 | ((cp >> 6) & 0x3F))); out.push_back(char(0x80 | (cp & 0x3F)));
+    out.push_back(char(0xF0 | (cp >> 18)));
+    out.push_back(char(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(char(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(char(0x80 | (cp & 0x3F)));
   }
 }
 
@@ -111,7 +139,9 @@ std::string encode_utf8(const std::vector<uint32_t>& cps) {
   return s;
 }
 
-const char* category(uint32_t cp) { return kCategoryNames[category_index(cp)]; }
+const char* category(uint32_t cp) {
+  return kCategoryNames[category_index(cp)];
+}
 
 bool in_category(uint32_t cp, const std::string& cat) {
   const char* c = category(cp);
@@ -138,7 +168,10 @@ std::vector<uint32_t> nfd(const std::vector<uint32_t>& cps) {
   // canonical ordering: stable sort each run of non-starters by combining class
   size_t i = 0;
   while (i < out.size()) {
-    if (combining_class(out[i]) == 0) { ++i; continue; }
+    if (combining_class(out[i]) == 0) {
+      ++i;
+      continue;
+    }
     size_t j = i;
     while (j < out.size() && combining_class(out[j]) != 0) ++j;
     std::stable_sort(out.begin() + i, out.begin() + j,

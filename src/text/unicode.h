@@ -16,7 +16,7 @@ std::string encode_utf8(const std::vector<uint32_t>& cps);
 // Two-letter general category ("Lu", "Nd", "Zs", ... "Cn" for unassigned).
 const char* category(uint32_t cp);
 bool in_category(uint32_t cp, const std::string& cat);  // "L", "Lu", "N", "P", ...
-bool is_white_space(uint32_t cp);  // the Unicode White_Space property (regex \s)
+bool is_white_space(uint32_t cp);                       // the Unicode White_Space property (regex \s)
 
 uint8_t combining_class(uint32_t cp);
 std::string nfc(const std::string& utf8);

@@ -1,7 +1,7 @@
 // libFuzzer target: recipe files (--recipe): JSON limits, then every key checked against the
 // prune arguments (unknown keys and wrong types are errors naming the file), as load_recipe does.
-#include "fuzz_util.h"
 #include "base/json_input.h"
+#include "fuzz_util.h"
 #include "options.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

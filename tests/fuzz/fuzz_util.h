@@ -3,14 +3,13 @@
 // message naming the file); anything else escaping — another exception type, a crash, a sanitizer
 // report — is a finding.
 #pragma once
-#include <unistd.h>
-
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <unistd.h>
 
 #include "base/error.h"
 

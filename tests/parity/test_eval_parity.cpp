@@ -8,12 +8,12 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "base/fs_util.h"
 #include "eval/evaluate.h"
 #include "eval/ppl.h"
-#include "eval/tasks.h"
-#include "base/fs_util.h"
-#include "model/model.h"
 #include "eval/task_data.h"
+#include "eval/tasks.h"
+#include "model/model.h"
 #include "test_util.h"
 
 namespace leap {
@@ -69,7 +69,8 @@ TEST_P(EvalParity, PerDocumentLoglikelihoodsMatchLmEval) {
   EXPECT_GT(docs, 20);
 }
 
-INSTANTIATE_TEST_SUITE_P(Runs, EvalParity, ::testing::Values("stories260k", "stories260k_mmlu_2shot", "tiny_llama3", "smollm2"));
+INSTANTIATE_TEST_SUITE_P(Runs, EvalParity,
+                         ::testing::Values("stories260k", "stories260k_mmlu_2shot", "tiny_llama3", "smollm2"));
 
 TEST(EvalParity, MmluGroupAccuracyIsSizeWeighted) {
   json ref = json::parse(read_file(test::fixtures_dir() + "/lmeval/tiny_llama3.json"));

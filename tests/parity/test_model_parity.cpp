@@ -5,9 +5,9 @@
 #include <nlohmann/json.hpp>
 
 #include "base/fs_util.h"
-#include "model/model.h"
 #include "io/safetensors.h"
 #include "io/tensor_io.h"
+#include "model/model.h"
 #include "test_util.h"
 
 namespace leap {
@@ -57,7 +57,8 @@ TEST_P(ModelParity, ParameterNamesAreCheckpointKeys) {
   st::Reader c(dir());
   std::set<std::string> keys;
   for (const auto& k : c.names())
-    if (k.find("vision_tower") == std::string::npos && k.find("multi_modal_projector") == std::string::npos) keys.insert(k);
+    if (k.find("vision_tower") == std::string::npos && k.find("multi_modal_projector") == std::string::npos)
+      keys.insert(k);
   std::set<std::string> names;
   for (auto& p : m->named_parameters()) names.insert(p.key());
   if (m->config().multimodal) {

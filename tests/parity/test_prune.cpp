@@ -6,27 +6,31 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "prune/calibration.h"
-#include "io/hf_export.h"
 #include "base/fs_util.h"
-#include "prune/layerwise.h"
-#include "model/model.h"
-#include "prune/pruner.h"
+#include "io/hf_export.h"
 #include "io/safetensors.h"
 #include "io/tensor_io.h"
-#include "text/tokenizer.h"
+#include "model/model.h"
+#include "prune/calibration.h"
+#include "prune/layerwise.h"
+#include "prune/pruner.h"
 #include "test_util.h"
+#include "text/tokenizer.h"
 
 namespace leap {
 namespace {
 namespace fs = std::filesystem;
 
-std::string stories() { return test::source_dir() + "/data/stories260k"; }
+std::string stories() {
+  return test::source_dir() + "/data/stories260k";
+}
 const st::Reader& ref() {
   static st::Reader c(test::fixtures_dir() + "/prune/prune_reference.safetensors");
   return c;
 }
-torch::Tensor ref_tensor(const std::string& name) { return read_tensor(ref(), name).clone(); }
+torch::Tensor ref_tensor(const std::string& name) {
+  return read_tensor(ref(), name).clone();
+}
 
 TEST(Calibration, WindowsEqualWandaSampling) {
   auto tok = load_tokenizer(stories());
@@ -84,7 +88,8 @@ TEST(LayerPruners, ReconstructionNoWorseThanReferenceAndExactSparsity) {
     EXPECT_LE(err, ref_err * (1 + 1e-3)) << what << ": leap " << err << " vs reference " << ref_err;
     std::cout << "[ " << what << " ] reconstruction error leap " << err << ", reference " << ref_err << "\n";
     EXPECT_TRUE(torch::equal(Wh == 0, keep.logical_not().logical_or(W == 0).logical_or(Wh == 0))) << what;
-    EXPECT_EQ((Wh.masked_select(keep.logical_not()) != 0).sum().item<int64_t>(), 0) << what << ": pruned weights not zero";
+    EXPECT_EQ((Wh.masked_select(keep.logical_not()) != 0).sum().item<int64_t>(), 0)
+        << what << ": pruned weights not zero";
     if (c.pattern.unstructured()) {
       EXPECT_EQ(keep.numel() - keep.sum().item<int64_t>(), int64_t(double(keep.numel()) * c.sparsity)) << what;
     } else {
@@ -105,7 +110,8 @@ TEST(SparseGpt, CpuLoopsMatchTensorOps) {
       ops.sparsegpt_tensor_ops = true;
       SparsityPattern pat = parse_sparsity_type(type);
       torch::Tensor Wf = W.clone(), Wo = W.clone();
-      auto pf = make_pruner("sparsegpt", fast, W.size(1), torch::kCPU), po = make_pruner("sparsegpt", ops, W.size(1), torch::kCPU);
+      auto pf = make_pruner("sparsegpt", fast, W.size(1), torch::kCPU),
+           po = make_pruner("sparsegpt", ops, W.size(1), torch::kCPU);
       pf->add_batch(X);
       po->add_batch(X);
       torch::Tensor kf = pf->prune(Wf, 0.5, pat), ko = po->prune(Wo, 0.5, pat);
@@ -199,20 +205,22 @@ TEST(Checkpoint, LoadsInTransformersWithSameLogitsAndSparsity) {
   }
   write_safetensors(dir + "/../expect.safetensors", {{"ids", ids}, {"logits", logits}});
   std::string script = dir + "/../check.py";
-  write_file_atomic(script,
-                    "import sys, torch, transformers\n"
-                    "from safetensors.torch import load_file\n"
-                    "d = sys.argv[1]; e = load_file(d + '/../expect.safetensors')\n"
-                    "m = transformers.AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32).eval()\n"
-                    "with torch.no_grad(): l = m(e['ids']).logits\n"
-                    "diff = (l - e['logits']).abs().max().item()\n"
-                    "z = n = 0\n"
-                    "for k, p in m.named_parameters():\n"
-                    "    if any(t in k for t in ('q_proj','k_proj','v_proj','o_proj','gate_proj','up_proj','down_proj')):\n"
-                    "        z += (p == 0).sum().item(); n += p.numel()\n"
-                    "print('max diff', diff, 'sparsity', z / n)\n"
-                    "assert diff < 1e-5, diff\n"
-                    "assert z == " + std::to_string(z) + " and n == " + std::to_string(n) + ", (z, n)\n");
+  write_file_atomic(
+      script,
+      "import sys, torch, transformers\n"
+      "from safetensors.torch import load_file\n"
+      "d = sys.argv[1]; e = load_file(d + '/../expect.safetensors')\n"
+      "m = transformers.AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32).eval()\n"
+      "with torch.no_grad(): l = m(e['ids']).logits\n"
+      "diff = (l - e['logits']).abs().max().item()\n"
+      "z = n = 0\n"
+      "for k, p in m.named_parameters():\n"
+      "    if any(t in k for t in ('q_proj','k_proj','v_proj','o_proj','gate_proj','up_proj','down_proj')):\n"
+      "        z += (p == 0).sum().item(); n += p.numel()\n"
+      "print('max diff', diff, 'sparsity', z / n)\n"
+      "assert diff < 1e-5, diff\n"
+      "assert z == " +
+          std::to_string(z) + " and n == " + std::to_string(n) + ", (z, n)\n");
   std::string cmd = test::python() + " " + script + " " + dir;
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
   // overwriting an existing output folder replaces it whole

@@ -7,17 +7,19 @@
 #include <nlohmann/json.hpp>
 
 #include "base/fs_util.h"
-#include "model/model.h"
 #include "io/model_path.h"
 #include "io/safetensors.h"
 #include "io/tensor_io.h"
+#include "model/model.h"
 #include "test_util.h"
 
 namespace leap {
 namespace {
 using json = nlohmann::json;
 
-std::string fx() { return test::fixtures_dir() + "/smollm2"; }
+std::string fx() {
+  return test::fixtures_dir() + "/smollm2";
+}
 
 std::string show(const std::vector<int64_t>& v) {
   std::string s;
@@ -73,8 +75,8 @@ TEST(SmolLM2, TokenizerIdsEqualAutoTokenizer) {
   }
   EXPECT_GE(real, 100);
   EXPECT_GE(checked - real, 30);
-  std::cout << "[ smollm2 ] " << checked - mismatched << "/" << checked << " texts (" << real
-            << " real) identical to " << c["hf_class"].get<std::string>() << "\n";
+  std::cout << "[ smollm2 ] " << checked - mismatched << "/" << checked << " texts (" << real << " real) identical to "
+            << c["hf_class"].get<std::string>() << "\n";
 }
 
 TEST(SmolLM2, BytesWithoutASymbolAreDroppedAsHfDoes) {
@@ -83,7 +85,10 @@ TEST(SmolLM2, BytesWithoutASymbolAreDroppedAsHfDoes) {
   // 0x04 has no byte-level symbol in this vocabulary: "a\x04b" encodes as "a" then "b"
   std::vector<int64_t> ab = tok->encode("a", false), b = tok->encode("b", false);
   ab.insert(ab.end(), b.begin(), b.end());
-  EXPECT_EQ(tok->encode("a\x04" "b", false), ab);
+  EXPECT_EQ(tok->encode("a\x04"
+                        "b",
+                        false),
+            ab);
   EXPECT_TRUE(tok->encode("\x04\x06", false).empty());
 }
 
@@ -96,8 +101,8 @@ TEST(SmolLM2, TokenizerVariantsMatchHfOrAreRefusedNamingTheField) {
     SCOPED_TRACE(name);
     if (!v["loads"].get<bool>()) {
       std::string err = test::error_of([&] { load_tokenizer(v["dir"].get<std::string>()); });
-      EXPECT_NE(err.find(path), std::string::npos) << "HF refuses it (" << v["error"].get<std::string>()
-                                                   << "); leap's error must name the file: " << err;
+      EXPECT_NE(err.find(path), std::string::npos)
+          << "HF refuses it (" << v["error"].get<std::string>() << "); leap's error must name the file: " << err;
       EXPECT_NE(err.find(v["field"].get<std::string>()), std::string::npos)
           << "leap's error must name the field " << v["field"] << ": " << err;
       ++refused;

@@ -5,9 +5,9 @@
 #include <nlohmann/json.hpp>
 
 #include "base/fs_util.h"
+#include "test_util.h"
 #include "text/tokenizer.h"
 #include "text/unicode.h"
-#include "test_util.h"
 
 namespace leap {
 namespace {

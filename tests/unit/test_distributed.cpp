@@ -6,15 +6,15 @@
 // sharded ranks resumed on 1.
 #include <thread>
 
-#include "leap/bucketed_adamw.h"
-#include "prune/calibration.h"
-#include "leap/distributed.h"
 #include "base/error.h"
-#include "prune/layerwise.h"
-#include "leap/trainer.h"
-#include "leap/memory_model.h"
-#include "io/model_path.h"
 #include "base/fs_util.h"
+#include "io/model_path.h"
+#include "leap/bucketed_adamw.h"
+#include "leap/distributed.h"
+#include "leap/memory_model.h"
+#include "leap/trainer.h"
+#include "prune/calibration.h"
+#include "prune/layerwise.h"
 #include "test_util.h"
 
 namespace leap {
@@ -73,13 +73,17 @@ struct EnvGuard {  // sets variables for one test, restores them after
   void set(const std::string& k, const char* v) {
     const char* old = std::getenv(k.c_str());
     saved.push_back({k, old ? std::optional<std::string>(old) : std::nullopt});
-    if (v) ::setenv(k.c_str(), v, 1);
-    else ::unsetenv(k.c_str());
+    if (v)
+      ::setenv(k.c_str(), v, 1);
+    else
+      ::unsetenv(k.c_str());
   }
   ~EnvGuard() {
     for (auto it = saved.rbegin(); it != saved.rend(); ++it)
-      if (it->second) ::setenv(it->first.c_str(), it->second->c_str(), 1);
-      else ::unsetenv(it->first.c_str());
+      if (it->second)
+        ::setenv(it->first.c_str(), it->second->c_str(), 1);
+      else
+        ::unsetenv(it->first.c_str());
   }
 };
 
@@ -94,7 +98,8 @@ std::string env_error() {
 
 TEST(Distributed, TorchrunEnvironment) {
   EnvGuard g;
-  for (const char* k : {"RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_USE_AGENT_STORE"})
+  for (const char* k :
+       {"RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_USE_AGENT_STORE"})
     g.set(k, nullptr);
   DistEnv e = dist_env_from_environment();
   EXPECT_FALSE(e.distributed());
@@ -180,17 +185,25 @@ LeapResult run_on_ranks(int world, const TrainOptions& o, const std::string& dir
                         const std::map<std::string, torch::Tensor>& prior, const std::string& name) {
   if (world == 1) {
     CausalLM m = load_model(dir, {});
-    return train_leap(m, tok, [&] { return prior; }, o);
+    return train_leap(
+        m, tok, [&] { return prior; }, o);
   }
   std::vector<LeapResult> res(static_cast<size_t>(world));
   std::vector<int> prior_calls(static_cast<size_t>(world), 0);
   run_ranks(world, name, [&](int r, Comm& c) {
     CausalLM m = load_model(dir, {});
-    res[size_t(r)] = train_leap(m, tok, [&] { prior_calls[size_t(r)]++; return prior; }, o, TrainContext{0.5, 0, {}, &c});
+    res[size_t(r)] = train_leap(
+        m, tok,
+        [&] {
+          prior_calls[size_t(r)]++;
+          return prior;
+        },
+        o, TrainContext{0.5, 0, {}, &c});
   });
   for (int r = 0; r < world; ++r) EXPECT_EQ(prior_calls[size_t(r)], r == 0 ? 1 : 0) << "the prior runs on rank 0 only";
   for (int r = 1; r < world; ++r)  // every rank holds the same θ
-    for (size_t i = 0; i < res[0].theta.size(); ++i) EXPECT_TRUE(torch::equal(res[0].theta[i], res[size_t(r)].theta[i]));
+    for (size_t i = 0; i < res[0].theta.size(); ++i)
+      EXPECT_TRUE(torch::equal(res[0].theta[i], res[size_t(r)].theta[i]));
   return res[0];
 }
 
@@ -229,7 +242,8 @@ TEST(Distributed, LeapOnTwoAndThreeRanksEqualsOneProcess) {
   run_ranks(3, "uneven", [&](int r, Comm& c) {
     CausalLM m = load_model(dir, {});
     try {
-      train_leap(m, *tok, [&] { return prior; }, o, TrainContext{0.5, 0, {}, &c});
+      train_leap(
+          m, *tok, [&] { return prior; }, o, TrainContext{0.5, 0, {}, &c});
     } catch (const Error& e) {
       if (r == 0) err = e.what();
     }

@@ -35,7 +35,8 @@ TEST(HfConfig, LlamaWithLlama3Rope) {
 
 TEST(HfConfig, Qwen2HasQkvBias) {
   ModelConfig c = parse_hf_config(R"({"model_type":"qwen2","hidden_size":64,"intermediate_size":128,
-    "num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,"vocab_size":100})", "x");
+    "num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,"vocab_size":100})",
+                                  "x");
   EXPECT_TRUE(c.qkv_bias);
   EXPECT_FALSE(c.o_bias);
   for (bool s : c.layer_is_sliding) EXPECT_FALSE(s);
@@ -45,7 +46,8 @@ TEST(HfConfig, Gemma3LayerPatternAndRopes) {
   ModelConfig c = parse_hf_config(R"({"model_type":"gemma3_text","hidden_size":64,"intermediate_size":128,
     "num_hidden_layers":6,"num_attention_heads":4,"num_key_value_heads":1,"head_dim":32,"vocab_size":100,
     "query_pre_attn_scalar":256,"sliding_window":512,"sliding_window_pattern":3,"rope_theta":1000000.0,
-    "rope_local_base_freq":10000.0,"rope_scaling":{"rope_type":"linear","factor":8.0}})", "x");
+    "rope_local_base_freq":10000.0,"rope_scaling":{"rope_type":"linear","factor":8.0}})",
+                                  "x");
   EXPECT_EQ(c.family, Family::gemma3);
   EXPECT_EQ(c.layer_is_sliding, (std::vector<bool>{true, true, false, true, true, false}));
   EXPECT_EQ(c.rope_global.type, "linear");
@@ -62,20 +64,23 @@ TEST(HfConfig, Transformers5RopeParameters) {
     "num_hidden_layers":2,"num_attention_heads":4,"vocab_size":100,"head_dim":16,
     "layer_types":["sliding_attention","full_attention"],"sliding_window":4,
     "rope_parameters":{"full_attention":{"rope_type":"linear","factor":8.0,"rope_theta":1e6},
-                       "sliding_attention":{"rope_type":"default","rope_theta":1e4}}})", "x");
+                       "sliding_attention":{"rope_type":"default","rope_theta":1e4}}})",
+                                  "x");
   EXPECT_EQ(c.layer_is_sliding, (std::vector<bool>{true, false}));
   EXPECT_EQ(c.rope_global.type, "linear");
   EXPECT_DOUBLE_EQ(c.rope_local.theta, 1e4);
   ModelConfig l = parse_hf_config(R"({"model_type":"llama","hidden_size":64,"intermediate_size":128,
     "num_hidden_layers":2,"num_attention_heads":4,"vocab_size":100,
-    "rope_parameters":{"rope_type":"default","rope_theta":123.0}})", "x");
+    "rope_parameters":{"rope_type":"default","rope_theta":123.0}})",
+                                  "x");
   EXPECT_DOUBLE_EQ(l.rope_global.theta, 123.0);
 }
 
 TEST(HfConfig, MultimodalGemma3UsesTextConfig) {
   ModelConfig c = parse_hf_config(R"({"model_type":"gemma3","text_config":{"model_type":"gemma3_text",
     "hidden_size":64,"intermediate_size":128,"num_hidden_layers":2,"num_attention_heads":4,"vocab_size":100},
-    "vision_config":{"hidden_size":32}})", "x");
+    "vision_config":{"hidden_size":32}})",
+                                  "x");
   EXPECT_TRUE(c.multimodal);
   EXPECT_EQ(c.family, Family::gemma3);
   EXPECT_EQ(c.hidden_size, 64);
@@ -88,10 +93,13 @@ TEST(HfConfig, Errors) {
   EXPECT_NE(err(R"({"model_type":"gpt2"})").find("unsupported model_type \"gpt2\""), std::string::npos);
   EXPECT_NE(err(R"({"model_type":"llama","hidden_size":64})").find("missing required key \"intermediate_size\""),
             std::string::npos);
-  std::string base = R"("model_type":"llama","hidden_size":64,"intermediate_size":128,"num_hidden_layers":2,"vocab_size":100)";
+  std::string base =
+      R"("model_type":"llama","hidden_size":64,"intermediate_size":128,"num_hidden_layers":2,"vocab_size":100)";
   EXPECT_NE(err("{" + base + "}").find("missing required key \"num_attention_heads\""), std::string::npos);
-  EXPECT_NE(err("{" + base + R"(,"num_attention_heads":4,"num_key_value_heads":3})").find("multiple of"), std::string::npos);
-  EXPECT_NE(err("{" + base + R"(,"num_attention_heads":4,"hidden_size":-1})").find("positive integer"), std::string::npos);
+  EXPECT_NE(err("{" + base + R"(,"num_attention_heads":4,"num_key_value_heads":3})").find("multiple of"),
+            std::string::npos);
+  EXPECT_NE(err("{" + base + R"(,"num_attention_heads":4,"hidden_size":-1})").find("positive integer"),
+            std::string::npos);
   EXPECT_NE(err("{" + base + R"(,"num_attention_heads":4,"rope_scaling":{"rope_type":"yarn","factor":2}})")
                 .find("unsupported rope_scaling type \"yarn\""),
             std::string::npos);

@@ -2,16 +2,16 @@
 // autograd on the plain formula (double precision), the Gumbel-sigmoid's mean, the schedules,
 // the prior's reproduction of the Wanda mask, the loss terms' gradients, determinism, and a
 // training run on stories260k that lowers the loss and lands exactly on the budget.
-#include "prune/calibration.h"
 #include "base/error.h"
 #include "base/fs_util.h"
-#include "prune/layerwise.h"
+#include "io/model_path.h"
 #include "leap/trainer.h"
 #include "model/mask.h"
 #include "model/mask_kernel.h"
 #include "model/model.h"
-#include "io/model_path.h"
 #include "options.h"
+#include "prune/calibration.h"
+#include "prune/layerwise.h"
 #include "test_util.h"
 
 namespace leap {
@@ -138,8 +138,8 @@ TEST(Mask, FusedSamplerEqualsTheFormulaWithItsNoiseAndItsGradients) {
   // bfloat16 mask state: the same formula rounded to bfloat16, statistics of the rounded M
   MaskSample sb = sample_mask(theta.detach().to(torch::kBFloat16), w, kappa, tau, seed);
   ASSERT_EQ(sb.M.scalar_type(), torch::kBFloat16);
-  torch::Tensor M64b = torch::sigmoid((kappa * theta.detach().to(torch::kBFloat16).to(torch::kFloat64) + torch::log(U) -
-                                       torch::log1p(-U)) / tau);
+  torch::Tensor M64b = torch::sigmoid(
+      (kappa * theta.detach().to(torch::kBFloat16).to(torch::kFloat64) + torch::log(U) - torch::log1p(-U)) / tau);
   EXPECT_TRUE(test::allclose(sb.M.to(torch::kFloat64), M64b, 4e-3));
   EXPECT_NEAR(sb.sum, sb.M.to(torch::kFloat64).sum().item<double>(), 1e-3);
   EXPECT_NEAR(sb.wnorm, (sb.M.to(torch::kFloat64) * w64).norm().item<double>(), 1e-4);
@@ -222,7 +222,8 @@ TEST(Leap, DeterministicAndExactBudget) {
   std::vector<LeapResult> runs;
   for (int r = 0; r < 2; ++r) {
     CausalLM m = load_model(dir, {});
-    runs.push_back(train_leap(m, *tok, [&] { return prior; }, tiny_run()));
+    runs.push_back(train_leap(
+        m, *tok, [&] { return prior; }, tiny_run()));
     auto sp = measure_sparsity(m);
     int64_t z = 0, n = 0;
     for (auto& x : sp) z += x.zeros, n += x.numel;
@@ -241,26 +242,36 @@ TEST(Leap, InterruptedAndResumedRunEqualsUninterrupted) {
   o.save_every = 4;
   o.ckpt_dir = test::temp_dir("leap_ckpt_a");
   CausalLM a = load_model(dir, {});
-  LeapResult full = train_leap(a, *tok, [&] { return prior; }, o);
+  LeapResult full = train_leap(
+      a, *tok, [&] { return prior; }, o);
   ASSERT_TRUE(full.finished);
   // the same run, stopped after 5 steps (a checkpoint is written), then resumed to the end
   o.ckpt_dir = test::temp_dir("leap_ckpt_b");
   o.max_steps_per_run = 5;
   CausalLM b = load_model(dir, {});
-  LeapResult part = train_leap(b, *tok, [&] { return prior; }, o);
+  LeapResult part = train_leap(
+      b, *tok, [&] { return prior; }, o);
   EXPECT_FALSE(part.finished);
   o.max_steps_per_run = 0;
   o.resume = true;
   CausalLM c = load_model(dir, {});
   bool prior_called = false;
-  LeapResult rest = train_leap(c, *tok, [&] { prior_called = true; return prior; }, o);
+  LeapResult rest = train_leap(
+      c, *tok,
+      [&] {
+        prior_called = true;
+        return prior;
+      },
+      o);
   ASSERT_TRUE(rest.finished);
   EXPECT_FALSE(prior_called);
   for (size_t i = 0; i < full.theta.size(); ++i) EXPECT_TRUE(torch::equal(full.theta[i], rest.theta[i])) << i;
   for (const auto& [name, keep] : full.keep) EXPECT_TRUE(torch::equal(keep, rest.keep.at(name))) << name;
   // a checkpoint of a different run is refused
   CausalLM d = load_model(dir, {});
-  EXPECT_THROW(train_leap(d, *tok, [&] { return prior; }, o, TrainContext{0.6}), Error);
+  EXPECT_THROW(train_leap(
+                   d, *tok, [&] { return prior; }, o, TrainContext{0.6}),
+               Error);
 }
 
 TEST(Leap, GradientCheckpointingGivesTheSameTraining) {
@@ -270,10 +281,12 @@ TEST(Leap, GradientCheckpointingGivesTheSameTraining) {
   TrainOptions o = tiny_run();
   o.steps = 4;
   CausalLM a = load_model(dir, {});
-  LeapResult plain = train_leap(a, *tok, [&] { return prior; }, o);
+  LeapResult plain = train_leap(
+      a, *tok, [&] { return prior; }, o);
   o.grad_checkpoint = true;
   CausalLM b = load_model(dir, {});
-  LeapResult ckpt = train_leap(b, *tok, [&] { return prior; }, o);
+  LeapResult ckpt = train_leap(
+      b, *tok, [&] { return prior; }, o);
   for (size_t i = 0; i < plain.theta.size(); ++i) EXPECT_TRUE(test::allclose(plain.theta[i], ckpt.theta[i], 1e-6)) << i;
 }
 
@@ -285,7 +298,8 @@ TEST(Leap, TrainingLowersLossAndHitsDensity) {
   TrainOptions o = tiny_run();
   o.steps = 60;
   o.final_mask = "threshold";
-  LeapResult r = train_leap(m, *tok, [&] { return prior; }, o, TrainContext{0.6});
+  LeapResult r = train_leap(
+      m, *tok, [&] { return prior; }, o, TrainContext{0.6});
   double first = r.summary["first_step_ce"], last = r.summary["last_step_ce"];
   EXPECT_LT(last, first - 1.0) << "CE " << first << " -> " << last;
   auto sp = measure_sparsity(m);
@@ -313,7 +327,8 @@ TEST(Leap, NonFiniteTrainingNamesTheStepAndTheBlock) {
   o.steps = 2;
   std::string err;
   try {
-    train_leap(m, *tok, [&] { return prior; }, o);
+    train_leap(
+        m, *tok, [&] { return prior; }, o);
   } catch (const Error& e) {
     err = e.what();
   }
@@ -332,7 +347,8 @@ TEST(Recipe, FlagsOverrideRecipeWhichOverridesPresets) {
   EXPECT_EQ(o.leap.global_batch, 128);
   EXPECT_EQ(o.method, "wanda");
   EXPECT_DOUBLE_EQ(o.leap.beta2, 0.95);
-  apply_defaults(o, nlohmann::json{{"global_batch", 4}, {"seqlen", 256}, {"calib_seqlen", 512}, {"nsamples", 7}}, "preset");
+  apply_defaults(o, nlohmann::json{{"global_batch", 4}, {"seqlen", 256}, {"calib_seqlen", 512}, {"nsamples", 7}},
+                 "preset");
   EXPECT_EQ(o.leap.global_batch, 128);  // the recipe wins over the preset
   EXPECT_EQ(o.calib_seqlen, 2048);
   EXPECT_EQ(o.nsamples, 128);

@@ -5,9 +5,9 @@
 
 #include "base/error.h"
 #include "base/fs_util.h"
-#include "model/model.h"
 #include "io/model_path.h"
 #include "io/tensor_io.h"
+#include "model/model.h"
 #include "test_util.h"
 
 namespace leap {
@@ -113,8 +113,10 @@ TEST(ModelPath, FindsHfCacheSnapshot) {
   std::string saved = old ? old : "";
   setenv("HF_HOME", home.c_str(), 1);
   ResolvedModel r = resolve_model("acme/tiny");
-  if (old) setenv("HF_HOME", saved.c_str(), 1);
-  else unsetenv("HF_HOME");
+  if (old)
+    setenv("HF_HOME", saved.c_str(), 1);
+  else
+    unsetenv("HF_HOME");
   EXPECT_EQ(fs::path(r.dir), repo / "snapshots" / "abc123");
   EXPECT_EQ(r.hf_id, "acme/tiny");
 }

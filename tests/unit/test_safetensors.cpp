@@ -52,7 +52,8 @@ TEST(Safetensors, HfSafetensorsReadsLeapFiles) {
   std::string p = d + "/x.safetensors";
   write_safetensors(p, {{"w", torch::arange(12, torch::kFloat32).view({3, 4}) / 7.0},
                         {"h", torch::full({2}, 1.5).to(torch::kBFloat16)}});
-  std::string cmd = test::python() + " -c \"from safetensors.torch import load_file; import torch; t = load_file('" + p +
+  std::string cmd = test::python() + " -c \"from safetensors.torch import load_file; import torch; t = load_file('" +
+                    p +
                     "'); assert torch.equal(t['w'], torch.arange(12.).view(3, 4) / 7.0); "
                     "assert t['h'].dtype == torch.bfloat16 and t['h'].tolist() == [1.5, 1.5]\"";
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
@@ -74,18 +75,26 @@ TEST(Safetensors, MalformedFilesGiveClearErrors) {
       {"not_json", file_bytes("{not json", ""), "not valid JSON"},
       {"not_object", file_bytes("[1,2]", ""), "not a JSON object"},
       {"no_dtype", file_bytes(R"({"a":{"shape":[2],"data_offsets":[0,8]}})", f32x2), "missing or non-string \"dtype\""},
-      {"bad_dtype", file_bytes(R"({"a":{"dtype":"F13","shape":[2],"data_offsets":[0,8]}})", f32x2), "unsupported dtype"},
+      {"bad_dtype", file_bytes(R"({"a":{"dtype":"F13","shape":[2],"data_offsets":[0,8]}})", f32x2),
+       "unsupported dtype"},
       {"neg_shape", file_bytes(R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", f32x2), "non-negative"},
-      {"offsets_reversed", file_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", f32x2), "before begin"},
+      {"offsets_reversed", file_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", f32x2),
+       "before begin"},
       {"offsets_past_end", file_bytes(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", f32x2),
        "run past the end of the data section"},
       {"wrong_dtype_size", file_bytes(R"({"a":{"dtype":"F64","shape":[2],"data_offsets":[0,8]}})", f32x2),
        "does not match shape x dtype size"},
-      {"overlap", file_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", f32x2),
+      {"overlap",
+       file_bytes(
+           R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+           f32x2),
        "overlaps"},
-      {"gap", file_bytes(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", f32x2), "gap in the data section"},
-      {"trailing", file_bytes(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", f32x2), "truncated or trailing"},
-      {"overflow", file_bytes(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,8]}})", f32x2),
+      {"gap", file_bytes(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", f32x2),
+       "gap in the data section"},
+      {"trailing", file_bytes(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", f32x2),
+       "truncated or trailing"},
+      {"overflow",
+       file_bytes(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,8]}})", f32x2),
        "overflows"},
       {"offsets_not_pair", file_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0]}})", f32x2),
        "array of two integers"},
@@ -123,10 +132,10 @@ TEST(Safetensors, ShardedFolders) {
   index(R"({"a":"sub/x.safetensors"})");
   EXPECT_NE(test::error_of([&] { st::Reader c(d); }).find("must be a plain file name"), std::string::npos);
   index(R"({"a":"model-00001-of-00002.safetensors","c":"model-00002-of-00002.safetensors"})");
-  EXPECT_NE(test::error_of([&] { st::Reader c(d); }).find("listed in the index is not in the shard"), std::string::npos);
-  index(R"({"a":"model-00002-of-00002.safetensors","b":"model-00001-of-00002.safetensors"})");
-  EXPECT_NE(test::error_of([&] { st::Reader c(d); }).find("as the index says"),
+  EXPECT_NE(test::error_of([&] { st::Reader c(d); }).find("listed in the index is not in the shard"),
             std::string::npos);
+  index(R"({"a":"model-00002-of-00002.safetensors","b":"model-00001-of-00002.safetensors"})");
+  EXPECT_NE(test::error_of([&] { st::Reader c(d); }).find("as the index says"), std::string::npos);
   index(R"([1])");
   EXPECT_NE(test::error_of([&] { st::Reader c(d); }).find("missing \"weight_map\""), std::string::npos);
 }

@@ -1,10 +1,10 @@
 // The real pretrained stories260K (the embedded default, data/stories260k): leap's logits after
 // BOS and its 40-token greedy continuation equal the oracle values in
 // shared/data/stories260K/PROVENANCE.md (also recorded in data/stories260k/PROVENANCE.md).
-#include "model/model.h"
 #include "io/model_path.h"
-#include "text/tokenizer.h"
+#include "model/model.h"
 #include "test_util.h"
+#include "text/tokenizer.h"
 
 namespace leap {
 namespace {
@@ -47,7 +47,8 @@ TEST(Stories260k, TokenizerRoundTrip) {
   auto ids = tok->encode("Once upon a time, there was a little girl.");
   std::vector<int64_t> want = {1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 426};
   EXPECT_EQ(ids, want);
-  EXPECT_EQ(tok->decode(std::vector<int64_t>(ids.begin() + 1, ids.end())), "Once upon a time, there was a little girl.");
+  EXPECT_EQ(tok->decode(std::vector<int64_t>(ids.begin() + 1, ids.end())),
+            "Once upon a time, there was a little girl.");
   EXPECT_TRUE(tok->adds_bos());
 }
 

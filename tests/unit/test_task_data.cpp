@@ -3,19 +3,21 @@
 // and line.
 #include <filesystem>
 
-#include "prune/calibration.h"
 #include "base/error.h"
+#include "base/fs_util.h"
 #include "cmd_report.h"
 #include "eval/ppl.h"
-#include "base/fs_util.h"
 #include "eval/task_data.h"
+#include "prune/calibration.h"
 #include "test_util.h"
 
 namespace leap {
 namespace {
 namespace fs = std::filesystem;
 
-std::string data() { return test::source_dir() + "/data"; }
+std::string data() {
+  return test::source_dir() + "/data";
+}
 
 TEST(TaskData, PromptsAsLmEval) {
   TaskData piqa = load_task("piqa", data(), 2, 0);
@@ -24,12 +26,15 @@ TEST(TaskData, PromptsAsLmEval) {
   EXPECT_EQ(piqa.docs[0].contexts[0], "Question: How do I ready a guinea pig cage for it's new occupants?\nAnswer:");
   EXPECT_EQ(piqa.docs[0].continuations[0].substr(0, 12), " Provide the");
   TaskData arc = load_task("arc_easy", data(), 1, 0);
-  EXPECT_EQ(arc.docs[0].contexts[0], "Question: Which statement best explains why photosynthesis is the foundation of most food webs?\nAnswer:");
+  EXPECT_EQ(arc.docs[0].contexts[0],
+            "Question: Which statement best explains why photosynthesis is the foundation of most food webs?\nAnswer:");
   TaskData wino = load_task("winogrande", data(), 1, 0);
   EXPECT_EQ(wino.docs[0].contexts.size(), 2u);
   EXPECT_EQ(wino.docs[0].continuations[0], " always got the easier cases.");
   TaskData mmlu = load_task("mmlu_abstract_algebra", data(), 1, 1);
-  EXPECT_EQ(mmlu.docs[0].contexts[0].rfind("The following are multiple choice questions (with answers) about abstract algebra.\n\n", 0), 0u);
+  EXPECT_EQ(mmlu.docs[0].contexts[0].rfind(
+                "The following are multiple choice questions (with answers) about abstract algebra.\n\n", 0),
+            0u);
   EXPECT_NE(mmlu.docs[0].contexts[0].find("\nAnswer: "), std::string::npos);  // the 1-shot example's answer
   EXPECT_EQ(mmlu.docs[0].continuations, (std::vector<std::string>{" A", " B", " C", " D"}));
   TaskData hs = load_task("hellaswag", data(), 1, 0);
@@ -49,24 +54,35 @@ TEST(TaskData, MalformedInputsNameFileAndLine) {
   write_file_atomic(d + "/piqa/valid-labels.lst", "0\n1\n");
   EXPECT_NE(test::error_of([&] { load_task("piqa", d, 0, 0); }).find("2 labels for 1 questions"), std::string::npos);
   write_file_atomic(d + "/piqa/valid-labels.lst", "7\n");
-  EXPECT_NE(test::error_of([&] { load_task("piqa", d, 0, 0); }).find("valid-labels.lst:1: label \"7\""), std::string::npos);
-  write_file_atomic(d + "/arc/arc_easy.jsonl", "{\"query\":\"Question: q\",\"choices\":[\"a\",\"b\"],\"gold\":0}\n{oops\n");
-  EXPECT_NE(test::error_of([&] { load_task("arc_easy", d, 0, 0); }).find("arc_easy.jsonl:2: not valid JSON"), std::string::npos);
-  write_file_atomic(d + "/arc/arc_easy.jsonl", "{\"query\":\"Question: q\",\"choices\":[\"a\",\"b\"],\"gold\":5}\n");
-  EXPECT_NE(test::error_of([&] { load_task("arc_easy", d, 0, 0); }).find("arc_easy.jsonl:1: gold 5 out of range"), std::string::npos);
-  write_file_atomic(d + "/arc/arc_challenge.jsonl", "{\"choices\":[\"a\"],\"gold\":0}\n");
-  EXPECT_NE(test::error_of([&] { load_task("arc_challenge", d, 0, 0); }).find("arc_challenge.jsonl:1: missing string field \"question\""),
+  EXPECT_NE(test::error_of([&] { load_task("piqa", d, 0, 0); }).find("valid-labels.lst:1: label \"7\""),
             std::string::npos);
-  write_file_atomic(d + "/mmlu/test/anatomy_test.csv", "question,choice0,choice1,choice2,choice3,answer\n\"q,1\",a,b,c,d,9\n");
+  write_file_atomic(d + "/arc/arc_easy.jsonl",
+                    "{\"query\":\"Question: q\",\"choices\":[\"a\",\"b\"],\"gold\":0}\n{oops\n");
+  EXPECT_NE(test::error_of([&] { load_task("arc_easy", d, 0, 0); }).find("arc_easy.jsonl:2: not valid JSON"),
+            std::string::npos);
+  write_file_atomic(d + "/arc/arc_easy.jsonl", "{\"query\":\"Question: q\",\"choices\":[\"a\",\"b\"],\"gold\":5}\n");
+  EXPECT_NE(test::error_of([&] { load_task("arc_easy", d, 0, 0); }).find("arc_easy.jsonl:1: gold 5 out of range"),
+            std::string::npos);
+  write_file_atomic(d + "/arc/arc_challenge.jsonl", "{\"choices\":[\"a\"],\"gold\":0}\n");
+  EXPECT_NE(test::error_of([&] {
+              load_task("arc_challenge", d, 0, 0);
+            }).find("arc_challenge.jsonl:1: missing string field \"question\""),
+            std::string::npos);
+  write_file_atomic(d + "/mmlu/test/anatomy_test.csv",
+                    "question,choice0,choice1,choice2,choice3,answer\n\"q,1\",a,b,c,d,9\n");
   EXPECT_NE(test::error_of([&] { load_task("mmlu_anatomy", d, 0, 0); }).find("row 2: answer \"9\""), std::string::npos);
   write_file_atomic(d + "/mmlu/test/anatomy_test.csv", "\"unterminated,a,b\n");
-  EXPECT_NE(test::error_of([&] { load_task("mmlu_anatomy", d, 0, 0); }).find("anatomy_test.csv:1: unterminated quoted field"), std::string::npos);
+  EXPECT_NE(
+      test::error_of([&] { load_task("mmlu_anatomy", d, 0, 0); }).find("anatomy_test.csv:1: unterminated quoted field"),
+      std::string::npos);
   EXPECT_NE(test::error_of([&] { load_task("openbookqa", d, 0, 0); }).find("openbook_qa.jsonl"), std::string::npos);
   EXPECT_NE(test::error_of([&] { load_task("nope", d, 0, 0); }).find("unknown task \"nope\""), std::string::npos);
   EXPECT_NE(test::error_of([&] { load_task("piqa", data(), 0, 3); }).find("--num_fewshot > 0"), std::string::npos);
   write_file_atomic(d + "/empty.txt", "");
-  EXPECT_NE(test::error_of([&] { load_ppl_text("ppl", d, d + "/empty.txt"); }).find("empty.txt: text is empty"), std::string::npos);
-  EXPECT_NE(test::error_of([&] { load_ppl_text("wikitext2", d); }).find("wikitext-test.txt not found"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { load_ppl_text("ppl", d, d + "/empty.txt"); }).find("empty.txt: text is empty"),
+            std::string::npos);
+  EXPECT_NE(test::error_of([&] { load_ppl_text("wikitext2", d); }).find("wikitext-test.txt not found"),
+            std::string::npos);
 }
 
 TEST(TaskData, PerplexityTexts) {
@@ -87,7 +103,8 @@ TEST(TaskData, CsvQuotesAndNewlines) {
 
 TEST(Report, MarkdownAndCsvFromResultFiles) {
   std::string d = test::temp_dir("report");
-  write_file_atomic(d + "/a.json", R"({"config":{"model":"m1"},"results":{"piqa":{"acc,none":0.5},"arc_easy":{"acc,none":0.25},
+  write_file_atomic(d + "/a.json",
+                    R"({"config":{"model":"m1"},"results":{"piqa":{"acc,none":0.5},"arc_easy":{"acc,none":0.25},
     "arc_challenge":{"acc,none":0.2},"winogrande":{"acc,none":0.5},"openbookqa":{"acc,none":0.1},"mmlu":{"acc,none":0.25},
     "wikitext2":{"ppl":12.5}}})");
   write_file_atomic(d + "/b.json", R"({"results":{"piqa":{"acc,none":0.75}}})");
@@ -102,7 +119,8 @@ TEST(Report, MarkdownAndCsvFromResultFiles) {
   EXPECT_NE(csv.find("run,mmlu,piqa,arc_easy,arc_challenge,winogrande,openbookqa,avg,ppl"), std::string::npos) << csv;
   // figures: per-block density of pruned folders, training curves from metrics.jsonl
   fs::create_directories(d + "/cell/model");
-  write_file_atomic(d + "/cell/model/leap_sparsity.json", R"({"method":"leap","target_sparsity":0.5,"pattern":"unstructured",
+  write_file_atomic(d + "/cell/model/leap_sparsity.json",
+                    R"({"method":"leap","target_sparsity":0.5,"pattern":"unstructured",
     "achieved_sparsity":{"per_layer":[0.4,0.55,0.6]}})");
   write_file_atomic(d + "/cell/eval.json", "{\"config\":{\"model\":\"x\",\"model_path\":\"" + d +
                                                "/cell/model\"},\"results\":{\"piqa\":{\"acc,none\":0.5}}}");
@@ -114,8 +132,8 @@ TEST(Report, MarkdownAndCsvFromResultFiles) {
   run_report(o);
   std::string density = read_file(d + "/density.svg"), loss = read_file(d + "/loss.svg");
   EXPECT_NE(density.find("<polyline"), std::string::npos);
-  EXPECT_NE(density.find("leap 50%"), std::string::npos);        // run named from leap_sparsity.json
-  EXPECT_NE(density.find("budget 0.50"), std::string::npos);      // the budget line
+  EXPECT_NE(density.find("leap 50%"), std::string::npos);          // run named from leap_sparsity.json
+  EXPECT_NE(density.find("budget 0.50"), std::string::npos);       // the budget line
   EXPECT_NE(density.find("stroke-dasharray"), std::string::npos);  // dashed
   EXPECT_NE(loss.find("optimizer step"), std::string::npos);
   o.plot.clear();
@@ -128,8 +146,8 @@ TEST(Report, MarkdownAndCsvFromResultFiles) {
 }  // namespace leap
 
 #include "eval/tasks.h"
-#include "model/model.h"
 #include "io/model_path.h"
+#include "model/model.h"
 
 namespace leap {
 namespace {
@@ -148,7 +166,8 @@ TEST(Scorer, ContinuationLongerThanMaxLengthScoresItsTail) {
   all.insert(all.end(), contenc.begin(), contenc.end());
   std::vector<int64_t> window(all.end() - 17, all.end());
   torch::NoGradGuard ng;
-  auto lp = torch::log_softmax(m->forward(torch::tensor(std::vector<int64_t>(window.begin(), window.end() - 1)).view({1, -1}))[0], -1);
+  auto lp = torch::log_softmax(
+      m->forward(torch::tensor(std::vector<int64_t>(window.begin(), window.end() - 1)).view({1, -1}))[0], -1);
   double ll = 0;
   for (int i = 0; i < 16; ++i) ll += lp[i][window[size_t(i) + 1]].item<double>();
   EXPECT_NEAR(r[0].ll, ll, 1e-4);

@@ -1,8 +1,8 @@
 // Unicode tables, NFC, and the pre-tokenizer regex engine (torch-free pieces of the tokenizers).
 #include "base/error.h"
+#include "test_util.h"
 #include "text/regex.h"
 #include "text/unicode.h"
-#include "test_util.h"
 
 namespace leap {
 namespace {
@@ -26,7 +26,9 @@ TEST(Unicode, Utf8AndCategories) {
   auto cps = decode_utf8(s);
   EXPECT_EQ(cps, (std::vector<uint32_t>{'a', 0xE9, 0x65E5, 0x1F642}));
   EXPECT_EQ(encode_utf8(cps), s);
-  EXPECT_EQ(decode_utf8("\xff" "a"), (std::vector<uint32_t>{0xFFFD, 'a'}));
+  EXPECT_EQ(decode_utf8("\xff"
+                        "a"),
+            (std::vector<uint32_t>{0xFFFD, 'a'}));
   EXPECT_EQ(decode_utf8("\xc0\xaf"), (std::vector<uint32_t>{0xFFFD, 0xFFFD}));  // overlong
   EXPECT_STREQ(unicode::category('A'), "Lu");
   EXPECT_STREQ(unicode::category('7'), "Nd");
@@ -37,10 +39,10 @@ TEST(Unicode, Utf8AndCategories) {
 }
 
 TEST(Unicode, Nfc) {
-  EXPECT_EQ(unicode::nfc("e\xcc\x81"), "\xc3\xa9");                   // e + acute → é
+  EXPECT_EQ(unicode::nfc("e\xcc\x81"), "\xc3\xa9");                                 // e + acute → é
   EXPECT_EQ(unicode::nfc("\xe1\x84\x80\xe1\x85\xa1\xe1\x86\xa8"), "\xea\xb0\x81");  // jamo → 각
   EXPECT_EQ(unicode::nfc("a\xcc\xa3\xcc\x87"), "\xe1\xba\xa1\xcc\x87");  // a + dot below + dot above → ạ̇
-  EXPECT_EQ(unicode::nfc("\xef\xac\x81"), "\xef\xac\x81");             // ﬁ ligature is not canonical
+  EXPECT_EQ(unicode::nfc("\xef\xac\x81"), "\xef\xac\x81");               // ﬁ ligature is not canonical
   EXPECT_EQ(unicode::nfc("plain ascii"), "plain ascii");
 }
 

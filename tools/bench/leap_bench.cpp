@@ -8,22 +8,21 @@
 //           the LEAP step's achieved FLOP/s as a fraction of the GEMM ceiling
 //   eval    perplexity evaluation throughput (tokens/s) and its FLOP/s against the ceiling
 // It is a measurement tool, not a test: nothing here asserts a time.
-#include <torch/torch.h>
-
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <torch/torch.h>
 
 #include "base/error.h"
-#include "eval/ppl.h"
 #include "base/fs_util.h"
-#include "leap/trainer.h"
 #include "base/log.h"
-#include "model/mask.h"
-#include "leap/memory_model.h"
-#include "model/model.h"
 #include "base/progress.h"
+#include "eval/ppl.h"
+#include "leap/memory_model.h"
+#include "leap/trainer.h"
+#include "model/mask.h"
+#include "model/model.h"
 #include "text/tokenizer.h"
 
 namespace leap {
@@ -95,10 +94,15 @@ void linear_ratio(int64_t out_f, int64_t in_f, int64_t tokens, int reps, double 
   };
   double td = median_seconds(reps, dense), tm = median_seconds(reps, masked);
   double flops = 6.0 * double(tokens) * double(in_f) * double(out_f);
-  std::printf("| %lld x %lld, %lld tokens | %.1f ms | %.1f ms | **%.2f** | %.0f%% |\n", (long long)out_f, (long long)in_f,
-              (long long)tokens, td * 1e3, tm * 1e3, tm / td, 100.0 * flops / tm / ceiling);
-  out["linear"].push_back({{"out", out_f}, {"in", in_f}, {"tokens", tokens}, {"dense_s", td}, {"masked_s", tm},
-                           {"ratio", tm / td}, {"masked_fraction_of_ceiling", flops / tm / ceiling}});
+  std::printf("| %lld x %lld, %lld tokens | %.1f ms | %.1f ms | **%.2f** | %.0f%% |\n", (long long)out_f,
+              (long long)in_f, (long long)tokens, td * 1e3, tm * 1e3, tm / td, 100.0 * flops / tm / ceiling);
+  out["linear"].push_back({{"out", out_f},
+                           {"in", in_f},
+                           {"tokens", tokens},
+                           {"dense_s", td},
+                           {"masked_s", tm},
+                           {"ratio", tm / td},
+                           {"masked_fraction_of_ceiling", flops / tm / ceiling}});
 }
 
 // Mask sampling + the mask logits' gradient for every decoder linear of a model: the fused CPU
@@ -186,7 +190,8 @@ void step_ratio(const std::string& dir, const std::string& train_data, int64_t s
     auto rope = dm->rope(seqlen);
     for (int64_t li = 0; li < dm->config().num_layers; ++li) h = dm->run_layer(li, h, rope);
     Tensor logits = dm->head(h.slice(1, 0, seqlen - 1)).to(torch::kFloat32);
-    Tensor ce = torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}), x.slice(1, 1).reshape({-1}));
+    Tensor ce =
+        torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}), x.slice(1, 1).reshape({-1}));
     ce.backward();
     torch::nn::utils::clip_grad_norm_(params, 1.0);
     adam.step();
@@ -195,7 +200,8 @@ void step_ratio(const std::string& dir, const std::string& train_data, int64_t s
   log::Level lv = log::level();
   for (int r = 0; r < rounds; ++r) {
     log::set_level(log::Level::warn);
-    LeapResult res = train_leap(lm, *tok, [&] { return prior; }, o);  // first step: warm-up, not counted
+    LeapResult res = train_leap(
+        lm, *tok, [&] { return prior; }, o);  // first step: warm-up, not counted
     log::set_level(lv);
     tl.insert(tl.end(), res.step_seconds.begin() + 1, res.step_seconds.end());
     dense_step();  // warm-up
@@ -212,13 +218,22 @@ void step_ratio(const std::string& dir, const std::string& train_data, int64_t s
   const double tokens = double(micro_batch * seqlen);
   const double f_leap = train_flops_per_token(c, seqlen, false) * tokens;
   const double f_dense = train_flops_per_token(c, seqlen, true) * tokens;
-  std::printf("| hidden %lld, %lld layers, %.1f M masked, %lld x %lld tokens | %.3f s | %.3f s | **%.2f** | %.1f GFLOP/s | **%.0f%%** | %.0f%% |\n",
-              (long long)c.hidden_size, (long long)c.num_layers, double(masked_param_count(c)) / 1e6,
-              (long long)micro_batch, (long long)seqlen, t_dense, t_leap, t_leap / t_dense, f_leap / t_leap / 1e9,
-              100.0 * f_leap / t_leap / ceiling, 100.0 * f_dense / t_dense / ceiling);
-  out["step"].push_back({{"model", dir}, {"hidden", c.hidden_size}, {"seqlen", seqlen}, {"micro_batch", micro_batch},
-                         {"rounds", rounds}, {"steps_per_round", steps}, {"dense_s", t_dense}, {"leap_s", t_leap},
-                         {"ratio", t_leap / t_dense}, {"leap_gflops", f_leap / t_leap / 1e9},
+  std::printf(
+      "| hidden %lld, %lld layers, %.1f M masked, %lld x %lld tokens | %.3f s | %.3f s | **%.2f** | %.1f GFLOP/s | "
+      "**%.0f%%** | %.0f%% |\n",
+      (long long)c.hidden_size, (long long)c.num_layers, double(masked_param_count(c)) / 1e6, (long long)micro_batch,
+      (long long)seqlen, t_dense, t_leap, t_leap / t_dense, f_leap / t_leap / 1e9, 100.0 * f_leap / t_leap / ceiling,
+      100.0 * f_dense / t_dense / ceiling);
+  out["step"].push_back({{"model", dir},
+                         {"hidden", c.hidden_size},
+                         {"seqlen", seqlen},
+                         {"micro_batch", micro_batch},
+                         {"rounds", rounds},
+                         {"steps_per_round", steps},
+                         {"dense_s", t_dense},
+                         {"leap_s", t_leap},
+                         {"ratio", t_leap / t_dense},
+                         {"leap_gflops", f_leap / t_leap / 1e9},
                          {"leap_fraction_of_ceiling", f_leap / t_leap / ceiling},
                          {"dense_fraction_of_ceiling", f_dense / t_dense / ceiling}});
 }
@@ -239,11 +254,17 @@ void eval_throughput(const std::string& dir, const std::string& text_file, int64
   double tokens = double(r.windows * seqlen);
   double fpt = 2.0 * double(masked_param_count(c)) + 2.0 * double(c.vocab_size * c.hidden_size) +
                2.0 * double(seqlen) * double(c.num_heads * c.head_dim) * double(c.num_layers);
-  std::printf("| hidden %lld, %lld layers, %lld windows x %lld tokens, batch %lld | %.0f tokens/s | %.1f GFLOP/s | **%.0f%%** |\n",
-              (long long)c.hidden_size, (long long)c.num_layers, (long long)r.windows, (long long)seqlen,
-              (long long)batch, tokens / s, fpt * tokens / s / 1e9, 100.0 * fpt * tokens / s / ceiling);
-  out["eval"].push_back({{"model", dir}, {"seqlen", seqlen}, {"batch", batch}, {"windows", r.windows},
-                         {"tokens_per_s", tokens / s}, {"gflops", fpt * tokens / s / 1e9},
+  std::printf(
+      "| hidden %lld, %lld layers, %lld windows x %lld tokens, batch %lld | %.0f tokens/s | %.1f GFLOP/s | **%.0f%%** "
+      "|\n",
+      (long long)c.hidden_size, (long long)c.num_layers, (long long)r.windows, (long long)seqlen, (long long)batch,
+      tokens / s, fpt * tokens / s / 1e9, 100.0 * fpt * tokens / s / ceiling);
+  out["eval"].push_back({{"model", dir},
+                         {"seqlen", seqlen},
+                         {"batch", batch},
+                         {"windows", r.windows},
+                         {"tokens_per_s", tokens / s},
+                         {"gflops", fpt * tokens / s / 1e9},
                          {"fraction_of_ceiling", fpt * tokens / s / ceiling}});
 }
 
@@ -254,7 +275,8 @@ int main(int argc, char** argv) {
   using namespace leap;
   CLI::App app{"leap_bench: performance tables (scripts/bench.sh writes docs/PERFORMANCE.md from them)"};
   std::string only = "gemm,linear,step,eval", model, train_data, text, output_path;
-  int64_t tokens = 512, gemm_n = 2048, seqlen = 512, micro_batch = 1, eval_seqlen = 512, eval_batch = 4, eval_windows = 8;
+  int64_t tokens = 512, gemm_n = 2048, seqlen = 512, micro_batch = 1, eval_seqlen = 512, eval_batch = 4,
+          eval_windows = 8;
   int reps = 5, steps = 4, rounds = 3, threads = 0;
   std::vector<std::string> shapes{"2048x2048", "8192x2048", "2048x8192"};
   app.add_option("--only", only, "comma list of sections: gemm, linear, step, eval");
@@ -282,7 +304,9 @@ int main(int argc, char** argv) {
     std::printf("threads: %d\n\n| ceiling | time | FLOP/s |\n|---|---:|---:|\n", at::get_num_threads());
     const double ceiling = gemm_ceiling(gemm_n, reps, out);
     if (has("linear")) {
-      std::printf("\n| linear (out x in) | dense fwd+bwd | masked fwd+bwd | masked / dense | masked FLOP/s vs ceiling |\n|---|---:|---:|---:|---:|\n");
+      std::printf(
+          "\n| linear (out x in) | dense fwd+bwd | masked fwd+bwd | masked / dense | masked FLOP/s vs ceiling "
+          "|\n|---|---:|---:|---:|---:|\n");
       for (const auto& s : shapes) {
         auto x = s.find('x');
         LEAP_CHECK(x != std::string::npos, "--shapes: expected OUTxIN, got %s", s.c_str());
@@ -291,12 +315,16 @@ int main(int argc, char** argv) {
     }
     if (has("mask")) {
       LEAP_CHECK(!model.empty(), "mask: --model is needed");
-      std::printf("\n| mask sampling + backward, all decoder linears | composite ops | fused kernel | speed-up |\n|---|---:|---:|---:|\n");
+      std::printf(
+          "\n| mask sampling + backward, all decoder linears | composite ops | fused kernel | speed-up "
+          "|\n|---|---:|---:|---:|\n");
       mask_overhead(model, reps, out);
     }
     if (has("step")) {
       LEAP_CHECK(!model.empty() && !train_data.empty(), "step: --model and --train_data are needed");
-      std::printf("\n| model, tokens per step | dense fine-tuning step | LEAP step | LEAP / dense | LEAP FLOP/s | LEAP vs ceiling | dense vs ceiling |\n|---|---:|---:|---:|---:|---:|---:|\n");
+      std::printf(
+          "\n| model, tokens per step | dense fine-tuning step | LEAP step | LEAP / dense | LEAP FLOP/s | LEAP vs "
+          "ceiling | dense vs ceiling |\n|---|---:|---:|---:|---:|---:|---:|\n");
       step_ratio(model, train_data, seqlen, micro_batch, steps, rounds, ceiling, out);
     }
     if (has("eval")) {
