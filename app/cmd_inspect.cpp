@@ -128,7 +128,10 @@ void run_inspect_tokenize(InspectTokenizeArgs& o) {
   auto tok = load_tokenizer(rm.dir);
   auto ids = tok->encode(o.text, !o.no_special);
   std::string id_line = "ids:";
-  for (auto id : ids) id_line += " " + std::to_string(id);
+  for (auto id : ids) {
+    id_line += ' ';
+    id_line += std::to_string(id);
+  }
   log::out(id_line);
   json pieces = json::array();
   for (auto id : ids) pieces.push_back(tok->piece(id));

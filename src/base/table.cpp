@@ -12,7 +12,11 @@ std::string format_table(const std::string& title, const std::vector<std::pair<s
     w2 = std::max(w2, r.second.size());
   }
   w2 = std::min<size_t>(w2, 100);
-  auto line = [&](char c) { return "+" + std::string(w1 + 2, c) + "+" + std::string(w2 + 2, c) + "+\n"; };
+  auto line = [&](char c) {
+    std::string l = "+";
+    l.append(w1 + 2, c).append("+").append(w2 + 2, c).append("+\n");
+    return l;
+  };
   std::string out = line('-');
   std::string t = title.substr(0, w1 + w2 + 3);
   out += "| " + t + std::string(w1 + w2 + 3 - t.size(), ' ') + " |\n";
