@@ -86,7 +86,7 @@ struct PruneArgs {
   int64_t admm_iterative_prune = 15;
   bool admm_gradual = false;
   std::string eval_ppl_file;
-  int64_t eval_seqlen = 2048;
+  int64_t eval_seqlen = 4096;  // as leap eval --seqlen
   std::string output_path;
   std::string recipe;
   std::string eval_tasks;
@@ -123,7 +123,9 @@ struct PruneArgs {
     v("admm_gradual", admm_gradual, "ADMM: the paper's cubic per-output schedule instead of the published code's",
       false);
     v("eval_ppl_file", eval_ppl_file, "after pruning, report perplexity on this text file", false);
-    v("eval_seqlen", eval_seqlen, "window length of --eval_ppl_file and --eval_tasks perplexities", false);
+    v("eval_seqlen", eval_seqlen,
+      "window length of --eval_ppl_file and --eval_tasks perplexities (as leap eval --seqlen; a preset's eval_seqlen)",
+      false);
     v("output_path", output_path, "write a JSON report (config, sparsity, perplexity) here", false);
     v("recipe", recipe, "JSON file of flag values (e.g. configs/recipes/leap.json); flags override it", false);
     v("eval_tasks", eval_tasks, "after pruning, run leap eval on these tasks (same names as leap eval --tasks)", false);
