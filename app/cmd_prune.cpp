@@ -93,6 +93,7 @@ PruneRun resolve_run(PruneArgs& o) {
     LEAP_CHECK(
         r.pattern.unstructured(),
         "--method leap learns unstructured masks (use --sparsity_type unstructured, or a layer-wise --method for N:M)");
+    LEAP_CHECK(r.dtype != torch::kFloat16, "%s", kFloat16Refusal);  // before the model is loaded
     if (o.leap.train_data.empty()) o.leap.train_data = o.calib_data;
     if (o.leap.ckpt_dir.empty() && !o.save_model.empty()) o.leap.ckpt_dir = o.save_model + ".leap_ckpt";
   } else {

@@ -6,12 +6,14 @@
 #include <cstdio>
 #include <numeric>
 #include <random>
+#include <set>
 #include <sstream>
 #include <unistd.h>
 
 #include "base/error.h"
 #include "base/fs_util.h"
 #include "base/log.h"
+#include "base/option_visitors.h"
 #include "base/progress.h"
 #include "leap/bucketed_adamw.h"
 #include "leap/distributed.h"
@@ -101,6 +103,10 @@ void reset_peak_rss() {
 
 }  // namespace
 
+const char* const kFloat16Refusal =
+    "LEAP does not train a float16 model: without loss scaling the CE gradient (divided over the micro-batches) "
+    "underflows in float16; use --dtype bfloat16 or float32";
+
 namespace {
 
 void check_options(const TrainOptions& o, int W) {
@@ -115,6 +121,25 @@ void check_options(const TrainOptions& o, int W) {
   LEAP_CHECK(o.final_mask == "exact" || o.final_mask == "threshold", "--final_mask must be exact or threshold");
   if ((o.save_every > 0 || o.resume || o.max_steps_per_run > 0) && o.ckpt_dir.empty())
     fail("--save_every / --resume / --max_steps_per_run need --ckpt_dir (or --save_model)");
+}
+
+// What identifies a run for --resume: every setting that changes the result (a resume with one of
+// them changed would mix two runs), from TrainOptions' own field list so that a new flag is in it
+// by default. Left out: where checkpoints go and how often, logging, and the memory-only choices
+// (recomputation, optimizer sharding, bucket size: the same result up to summation order); the
+// text is identified by its sha256 in ctx.fingerprint, not by its path.
+nlohmann::json run_fingerprint(const TrainOptions& o, const TrainContext& ctx) {
+  static const std::set<std::string> kNotResult = {
+      "train_data", "log_every",         "log_file",        "save_every",      "ckpt_dir",
+      "resume",     "max_steps_per_run", "grad_checkpoint", "shard_optimizer", "bucket_mib"};
+  nlohmann::json fp = ctx.fingerprint.is_object() ? ctx.fingerprint : nlohmann::json::object();
+  TrainOptions settings = o;  // visit() is not const
+  const nlohmann::ordered_json all = config_json(settings);
+  for (const auto& [k, v] : all.items())
+    if (!kNotResult.count(k)) fp[k] = v;
+  fp["sparsity"] = ctx.sparsity;
+  fp["seed"] = ctx.seed;
+  return fp;
 }
 
 // The decoder linears in layer order, and which of them belong to each block.
@@ -156,7 +181,7 @@ std::vector<Tensor> initial_logits(const MaskedLinears& L, const PriorFn& make_p
       Tensor k = main_rank ? keep.to(dev).to(torch::kUInt8).contiguous()
                            : torch::empty(L.shapes[i], torch::TensorOptions().dtype(torch::kUInt8).device(dev));
       comm->broadcast(k, 0);
-      keep = k.to(torch::kBool);
+      keep = k.to(torch::kBool).cpu();  // θ is drawn on the CPU from the CPU generator, as in one process
     }
     init.push_back(init_logits(keep, o.init_std, o.prior_strength, gen));
   }
@@ -372,17 +397,9 @@ Trainer::Trainer(CausalLM& m, const Tokenizer& tok, const TrainOptions& o, const
   const torch::Dtype mask_dtype = parse_dtype(o.mask_dtype);
   LEAP_CHECK(mask_dtype == torch::kFloat32 || mask_dtype == torch::kBFloat16,
              "--mask_dtype must be float32 or bfloat16 (got %s)", o.mask_dtype.c_str());
+  LEAP_CHECK(m->dtype() != torch::kFloat16, "%s", kFloat16Refusal);
   L_ = masked_linears(m);
-  fp_ = ctx.fingerprint;
-  for (auto [k, v] : {std::pair<const char*, nlohmann::json>{"sparsity", ctx.sparsity},
-                      {"steps", o.steps},
-                      {"global_batch", o.global_batch},
-                      {"seqlen", o.seqlen},
-                      {"seed", ctx.seed},
-                      {"lr", o.lr},
-                      {"mask_dtype", o.mask_dtype},
-                      {"final_mask", o.final_mask}})
-    fp_[k] = v;
+  fp_ = run_fingerprint(o, ctx);
   // θ in flat buckets (replicated or sharded AdamW)
   BucketedAdamWOptions ao;
   ao.beta1 = o.beta1;
@@ -472,6 +489,7 @@ double Trainer::micro_batch(int64_t t, int64_t a, const Tensor& x, double kappa,
         locate_non_finite(m_, L_, mb.masks, x, rope).c_str());
   loss.backward();
   for (auto& l : L_.all) l.linear->mask = LinearMask();
+  if (o_.grad_checkpoint) release_recomputed_blocks();  // their backward has run
   sums.ce += ce_v;
   sums.density += mb.density;
   sums.reward += mb.reward;

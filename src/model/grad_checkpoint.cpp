@@ -58,13 +58,26 @@ class BlockRecomputeFn : public torch::autograd::Function<BlockRecomputeFn> {
 
 }  // namespace
 
+namespace {
+// The call records must outlive backward (the graph holds only their address): a thread-local list,
+// cleared when a new forward of block 0 starts or by release_recomputed_blocks().
+std::vector<std::unique_ptr<BlockCall>>& records() {
+  static thread_local std::vector<std::unique_ptr<BlockCall>> pool;
+  return pool;
+}
+}  // namespace
+
+void release_recomputed_blocks() {
+  records().clear();
+}
+size_t recomputed_block_records() {
+  return records().size();
+}
+
 Tensor recomputed_block(CausalLMImpl& m, int64_t layer, const Tensor& h, const std::vector<LinearMask>& masks,
                         const std::pair<RopeTables, RopeTables>& rope) {
-  // The call record must outlive backward: keep it in a shared_ptr owned by the graph via a
-  // captured deleter-free static pool keyed per step. Simplest safe owner: a thread-local list
-  // cleared when a new forward of layer 0 starts.
-  static thread_local std::vector<std::unique_ptr<BlockCall>> pool;
-  if (layer == 0) pool.clear();
+  auto& pool = records();
+  if (layer == 0) pool.clear();  // a new forward: the previous one's backward is done
   auto call = std::make_unique<BlockCall>();
   call->model = &m;
   call->layer = layer;

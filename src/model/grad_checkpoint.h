@@ -17,4 +17,11 @@ namespace leap {
 torch::Tensor recomputed_block(CausalLMImpl& m, int64_t layer, const torch::Tensor& h,
                                const std::vector<LinearMask>& masks, const std::pair<RopeTables, RopeTables>& rope);
 
+// Frees this thread's records of recomputed blocks (each holds its block's masks: M and views of
+// θ) once their backward has run; the trainer calls it after every micro-batch's backward, so
+// nothing stays alive through the final mask, the save and evaluation.
+void release_recomputed_blocks();
+// How many records this thread holds (0 after release_recomputed_blocks; for tests).
+size_t recomputed_block_records();
+
 }  // namespace leap

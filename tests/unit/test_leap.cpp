@@ -6,6 +6,7 @@
 #include "base/fs_util.h"
 #include "io/model_path.h"
 #include "leap/trainer.h"
+#include "model/grad_checkpoint.h"
 #include "model/mask.h"
 #include "model/mask_kernel.h"
 #include "model/model.h"
@@ -267,11 +268,36 @@ TEST(Leap, InterruptedAndResumedRunEqualsUninterrupted) {
   EXPECT_FALSE(prior_called);
   for (size_t i = 0; i < full.theta.size(); ++i) EXPECT_TRUE(torch::equal(full.theta[i], rest.theta[i])) << i;
   for (const auto& [name, keep] : full.keep) EXPECT_TRUE(torch::equal(keep, rest.keep.at(name))) << name;
-  // a checkpoint of a different run is refused
+  // a checkpoint of a different run is refused, naming what differs
   CausalLM d = load_model(dir, {});
   EXPECT_THROW(train_leap(
                    d, *tok, [&] { return prior; }, o, TrainContext{0.6}),
                Error);
+  const std::vector<std::pair<std::string, std::function<void(TrainOptions&)>>> changes = {
+      {"tau_start", [](TrainOptions& x) { x.tau_start = 2.0; }},
+      {"sparse_reg", [](TrainOptions& x) { x.sparse_reg = 5.0; }},
+      {"micro_batch", [](TrainOptions& x) { x.micro_batch = 2; }},
+      {"prior_strength", [](TrainOptions& x) { x.prior_strength = 1.0; }}};
+  for (const auto& [name, change] : changes) {
+    TrainOptions other = o;
+    change(other);
+    CausalLM e = load_model(dir, {});
+    const std::string err = test::error_of([&] {
+      train_leap(
+          e, *tok, [&] { return prior; }, other);
+    });
+    EXPECT_NE(err.find("cannot resume, the run's settings differ"), std::string::npos) << err;
+    EXPECT_NE(err.find("- " + name + ": checkpoint"), std::string::npos) << err;
+  }
+  // where checkpoints go, logging and memory-only settings may change between the runs
+  TrainOptions other = o;
+  other.log_every = 3;
+  other.grad_checkpoint = true;
+  other.bucket_mib = 1.0;
+  other.max_steps_per_run = 1;
+  CausalLM f = load_model(dir, {});
+  EXPECT_NO_THROW(train_leap(
+      f, *tok, [&] { return prior; }, other));
 }
 
 TEST(Leap, GradientCheckpointingGivesTheSameTraining) {
@@ -288,6 +314,8 @@ TEST(Leap, GradientCheckpointingGivesTheSameTraining) {
   LeapResult ckpt = train_leap(
       b, *tok, [&] { return prior; }, o);
   for (size_t i = 0; i < plain.theta.size(); ++i) EXPECT_TRUE(test::allclose(plain.theta[i], ckpt.theta[i], 1e-6)) << i;
+  // the recomputation records (masks, θ views) do not outlive the last micro-batch's backward
+  EXPECT_EQ(recomputed_block_records(), 0u);
 }
 
 TEST(Leap, TrainingLowersLossAndHitsDensity) {
@@ -334,6 +362,24 @@ TEST(Leap, NonFiniteTrainingNamesTheStepAndTheBlock) {
   }
   EXPECT_NE(err.find("LEAP step 1, micro-batch 0: non-finite loss"), std::string::npos) << err;
   EXPECT_NE(err.find("first non-finite values in the output of block 2 (model.layers.2)"), std::string::npos) << err;
+}
+
+TEST(Leap, Float16ModelIsRefusedNotTrainedWithoutLossScaling) {
+  std::string dir = resolve_model("stories260k").dir;
+  auto tok = load_tokenizer(dir);
+  CausalLM m = load_model(dir, {torch::kFloat16, torch::kCPU});
+  bool prior_called = false;
+  const std::string err = test::error_of([&] {
+    train_leap(
+        m, *tok,
+        [&] {
+          prior_called = true;
+          return std::map<std::string, torch::Tensor>();
+        },
+        tiny_run());
+  });
+  EXPECT_NE(err.find("LEAP does not train a float16 model"), std::string::npos) << err;
+  EXPECT_FALSE(prior_called);  // refused before any work
 }
 
 TEST(Recipe, FlagsOverrideRecipeWhichOverridesPresets) {
