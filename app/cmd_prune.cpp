@@ -18,7 +18,7 @@
 #include "eval/evaluate.h"
 #include "eval/ppl.h"
 #include "io/hf_config.h"
-#include "io/hf_export.h"
+#include "model/hf_export.h"
 #include "io/model_path.h"
 #include "leap/distributed.h"
 #include "leap/memory_model.h"

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/fs_util.h"
-#include "io/hf_export.h"
+#include "model/hf_export.h"
 #include "io/safetensors.h"
 #include "io/tensor_io.h"
 #include "model/model.h"

@@ -1,5 +1,5 @@
 // hf_export.cpp — see hf_export.h.
-#include "io/hf_export.h"
+#include "model/hf_export.h"
 
 #include <filesystem>
 #include <unistd.h>
