@@ -377,7 +377,7 @@ class Trainer {
   int64_t T_ = 0, local_acc_ = 1, first_mb_ = 0, start_ = 0;
   std::string log_lines_;
   double first_ce_ = 0, last_ce_ = 0;
-  Stopwatch sw_;
+  Stopwatch sw_;  // since the end of start()
 };
 
 Trainer::Trainer(CausalLM& m, const Tokenizer& tok, const TrainOptions& o, const TrainContext& ctx)
@@ -448,6 +448,7 @@ void Trainer::start(const PriorFn& make_prior) {
                          (long long)o_.micro_batch)
                    .c_str()
              : "");
+  sw_ = Stopwatch();  // training time (tokens/s, ETA, train_seconds) starts here, after the prior
 }
 
 // One micro-batch: masks, forward through every block with them, CE, backward. Returns the CE.

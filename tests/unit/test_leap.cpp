@@ -2,8 +2,11 @@
 // autograd on the plain formula (double precision), the Gumbel-sigmoid's mean, the schedules,
 // the prior's reproduction of the Wanda mask, the loss terms' gradients, determinism, and a
 // training run on stories260k that lowers the loss and lands exactly on the budget.
+#include <thread>
+
 #include "base/error.h"
 #include "base/fs_util.h"
+#include "base/progress.h"
 #include "io/model_path.h"
 #include "leap/trainer.h"
 #include "model/grad_checkpoint.h"
@@ -326,8 +329,16 @@ TEST(Leap, TrainingLowersLossAndHitsDensity) {
   TrainOptions o = tiny_run();
   o.steps = 60;
   o.final_mask = "threshold";
+  Stopwatch whole;
   LeapResult r = train_leap(
-      m, *tok, [&] { return prior; }, o, TrainContext{0.6});
+      m, *tok,
+      [&] {
+        std::this_thread::sleep_for(std::chrono::seconds(2));  // a slow prior: not training time
+        return prior;
+      },
+      o, TrainContext{0.6});
+  // tokens/s, the ETA and train_seconds count the training steps only, not the prior
+  EXPECT_LT(r.summary["train_seconds"].get<double>(), whole.seconds() - 1.5);
   double first = r.summary["first_step_ce"], last = r.summary["last_step_ce"];
   EXPECT_LT(last, first - 1.0) << "CE " << first << " -> " << last;
   auto sp = measure_sparsity(m);
