@@ -350,8 +350,8 @@ class Trainer {
 
  private:
   void start(const PriorFn& make_prior);  // fresh from the prior, or resumed
-  StepSums step(int64_t t, double kappa, double tau, double lr);
-  double micro_batch(int64_t t, int64_t a, const Tensor& x, double kappa, double tau, StepSums& sums);
+  void step(int64_t t, double kappa, double tau, double lr);
+  void micro_batch(int64_t t, int64_t a, const Tensor& x, double kappa, double tau, StepSums& sums);
   void log_step(int64_t t, const StepSums& sums, double gnorm, double kappa, double tau, double lr);
   void snapshot(int64_t step_done);  // collective when sharded; rank 0 writes
   std::vector<double> peak_rss_per_rank();
@@ -371,7 +371,6 @@ class Trainer {
   std::unique_ptr<BlockSampler> data_;
   Regulariser reg_;
   MaskSchedule sched_;
-  TrainState resumed_state_;
   bool resumed_ = false;
   bool autocast_ = false;  // float32 model on CUDA: bf16 autocast
   int64_t T_ = 0, local_acc_ = 1, first_mb_ = 0, start_ = 0;
@@ -417,12 +416,13 @@ Trainer::Trainer(CausalLM& m, const Tokenizer& tok, const TrainOptions& o, const
 }
 
 void Trainer::start(const PriorFn& make_prior) {
-  resumed_ = o_.resume && load_latest_train_state(o_.ckpt_dir, L_.names, fp_, resumed_state_);  // every rank reads it
+  TrainState st;  // what a resumed run continues from; only read here (θ and moments are copied into the buckets)
+  resumed_ = o_.resume && load_latest_train_state(o_.ckpt_dir, L_.names, fp_, st);  // every rank reads it
   if (resumed_) {
-    opt_->set_theta(resumed_state_.theta);
-    opt_->set_moments(resumed_state_.exp_avg, resumed_state_.exp_avg_sq);
-    gen_.set_state(resumed_state_.cpu_rng);
-    LEAP_INFO("resumed from %s/step_%08lld", o_.ckpt_dir.c_str(), (long long)resumed_state_.step);
+    opt_->set_theta(st.theta);
+    opt_->set_moments(st.exp_avg, st.exp_avg_sq);
+    gen_.set_state(st.cpu_rng);
+    LEAP_INFO("resumed from %s/step_%08lld", o_.ckpt_dir.c_str(), (long long)st.step);
   } else {
     if (o_.resume) LEAP_INFO("--resume: no checkpoint in %s, starting from step 0", o_.ckpt_dir.c_str());
     opt_->set_theta(initial_logits(L_, make_prior, o_, gen_, comm_, dev_));
@@ -435,10 +435,10 @@ void Trainer::start(const PriorFn& make_prior) {
   reg_.weight_reg = o_.weight_reg;
 
   data_ = std::make_unique<BlockSampler>(pack_training_blocks(tok_, o_.train_data, o_.seqlen), uint64_t(ctx_.seed));
-  if (resumed_) data_->restore(resumed_state_);
-  log_lines_ = resumed_ ? resumed_state_.metrics : "";
-  first_ce_ = resumed_ ? resumed_state_.first_ce : 0;
-  start_ = resumed_ ? resumed_state_.step : 0;
+  if (resumed_) data_->restore(st);
+  log_lines_ = resumed_ ? st.metrics : "";
+  first_ce_ = resumed_ ? st.first_ce : 0;
+  start_ = resumed_ ? st.step : 0;
   LEAP_INFO(
       "LEAP: %lld masked weights in %zu linears; %lld training blocks of %lld tokens from %s; %lld steps x %lld "
       "sequences%s",
@@ -451,8 +451,8 @@ void Trainer::start(const PriorFn& make_prior) {
   sw_ = Stopwatch();  // training time (tokens/s, ETA, train_seconds) starts here, after the prior
 }
 
-// One micro-batch: masks, forward through every block with them, CE, backward. Returns the CE.
-double Trainer::micro_batch(int64_t t, int64_t a, const Tensor& x, double kappa, double tau, StepSums& sums) {
+// One micro-batch: masks, forward through every block with them, CE, backward; adds to `sums`.
+void Trainer::micro_batch(int64_t t, int64_t a, const Tensor& x, double kappa, double tau, StepSums& sums) {
   const std::vector<Tensor>& thetas = opt_->params();
   MicroBatchMasks mb = sample_micro_batch_masks(L_, thetas, reg_, kappa, tau, double(t) / double(T_),
                                                 [&](size_t i) { return noise_seed(ctx_.seed, t, a, i); });
@@ -494,10 +494,9 @@ double Trainer::micro_batch(int64_t t, int64_t a, const Tensor& x, double kappa,
   sums.ce += ce_v;
   sums.density += mb.density;
   sums.reward += mb.reward;
-  return ce_v;
 }
 
-StepSums Trainer::step(int64_t t, double kappa, double tau, double lr) {
+void Trainer::step(int64_t t, double kappa, double tau, double lr) {
   opt_->zero_grad();
   Tensor batch = data_->next(o_.global_batch);  // [global_batch, seqlen], the same on every rank
   StepSums sums;
@@ -530,7 +529,6 @@ StepSums Trainer::step(int64_t t, double kappa, double tau, double lr) {
   last_ce_ = ce_mean;
   if (main_rank_ && ((t + 1) % o_.log_every == 0 || t == start_ || t + 1 == T_))
     log_step(t, sums, gnorm, kappa, tau, lr);
-  return sums;
 }
 
 // The log line and the metrics record (--log_file, and the checkpoint's copy).
