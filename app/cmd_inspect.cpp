@@ -2,6 +2,7 @@
 #include "cmd_inspect.h"
 
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <torch/torch.h>
 
 #include "base/error.h"
@@ -10,6 +11,7 @@
 #include "base/log.h"
 #include "io/model_path.h"
 #include "io/tensor_io.h"
+#include "leap/train_data.h"
 #include "model/device.h"
 #include "model/model.h"
 #include "prune/sparsity_summary.h"
@@ -138,6 +140,18 @@ void run_inspect_tokenize(InspectTokenizeArgs& o) {
   log::out("pieces: " + pieces.dump());
   log::out(strformat("tokens: %zu (%s tokenizer, vocab %lld)", ids.size(), tok->kind().c_str(),
                      (long long)tok->vocab_size()));
+}
+
+void run_inspect_data(InspectDataArgs& o) {
+  ResolvedModel rm = resolve_model(o.model);
+  auto tok = load_tokenizer(rm.dir);
+  TrainingData d = load_training_data(*tok, o.data, resolve_training_source(o.data));
+  log::out(format_table("training data for " + rm.dir, d.summary(d.size())));
+  if (o.output.empty()) return;
+  std::vector<int64_t> all(size_t(d.size()));
+  std::iota(all.begin(), all.end(), 0);
+  write_safetensors(o.output, {{"input_ids", d.gather(all).to(torch::kInt32)}});
+  log::out(strformat("wrote %lld blocks to %s", (long long)d.size(), o.output.c_str()));
 }
 
 }  // namespace leap

@@ -18,13 +18,13 @@
 #include "eval/evaluate.h"
 #include "eval/ppl.h"
 #include "io/hf_config.h"
-#include "model/hf_export.h"
 #include "io/model_path.h"
 #include "leap/distributed.h"
 #include "leap/memory_model.h"
 #include "leap/trainer.h"
 #include "leap/version.h"
 #include "model/device.h"
+#include "model/hf_export.h"
 #include "prune/calibration.h"
 #include "prune/layerwise.h"
 #include "prune/sparsity_summary.h"
@@ -94,7 +94,11 @@ PruneRun resolve_run(PruneArgs& o) {
         r.pattern.unstructured(),
         "--method leap learns unstructured masks (use --sparsity_type unstructured, or a layer-wise --method for N:M)");
     LEAP_CHECK(r.dtype != torch::kFloat16, "%s", kFloat16Refusal);  // before the model is loaded
-    if (o.leap.train_data.empty()) o.leap.train_data = o.calib_data;
+    if (o.leap.train_data.empty())  // never the calibration sample in its place: it is some 0.5 M tokens
+      fail(
+          "--method leap needs training text and %s names none: pass --train_data (a .txt / .jsonl[.gz|.zst] / "
+          ".parquet file, a folder or glob of them, or a dataset in the local HF cache such as DKYoon/SlimPajama-6B)",
+          r.rm.preset.found() ? (r.rm.preset.file + " (the " + o.model + " preset)").c_str() : "the model");
     if (o.leap.ckpt_dir.empty() && !o.save_model.empty()) o.leap.ckpt_dir = o.save_model + ".leap_ckpt";
   } else {
     make_pruner(o.method, {}, 1, torch::kCPU);  // validates the method name early
@@ -209,7 +213,8 @@ void run_prune(PruneArgs& o) {
   // goes in the report); only rank 0 computes the prior
   CalibData calib;
   if (o.method != "magnitude" && !(comm && !comm->main())) {
-    calib = load_calibration(*tok, o.calib_data, o.nsamples, o.calib_seqlen, uint64_t(o.seed));
+    calib = load_calibration(*tok, o.calib_data, o.nsamples, o.calib_seqlen, uint64_t(o.seed), o.calib_split,
+                             o.leap.text_field);
     LEAP_INFO("calibration: %lld x %lld tokens from %s (%s, %lld documents, sha256 %.12s)", (long long)o.nsamples,
               (long long)o.calib_seqlen, calib.path.c_str(), calib.format.c_str(), (long long)calib.documents,
               calib.sha256.c_str());
@@ -224,8 +229,7 @@ void run_prune(PruneArgs& o) {
       CausalLM prior_model = load_model(r.rm.dir, {r.dtype, r.dev});
       return prune_layerwise(prior_model, calib.ids, lo);
     };
-    TrainContext ctx{
-        o.sparsity, o.seed, {{"model", r.rm.dir}, {"train_data_sha256", sha256_file(o.leap.train_data)}}, comm.get()};
+    TrainContext ctx{o.sparsity, o.seed, {{"model", r.rm.dir}}, comm.get()};
     LeapResult lr = train_leap(m, *tok, make_prior, o.leap, ctx);
     training = lr.summary;
     if (!lr.finished) return;           // --max_steps_per_run: a checkpoint was written, nothing else

@@ -84,6 +84,7 @@ int main(int argc, char** argv) {
   leap::InspectModelArgs model_o;
   leap::InspectTokenizeArgs tok_o;
   leap::InspectSparsityArgs sparsity_o;
+  leap::InspectDataArgs data_o;
   leap::PruneArgs prune_o;
   leap::EvalArgs eval_o;
   leap::ReportArgs report_o;
@@ -94,12 +95,15 @@ int main(int argc, char** argv) {
       &app, "prune",
       "prune a model with LEAP (the default) or a layer-wise method (magnitude, wanda, sparsegpt, admm) and save it",
       prune_o);
-  CLI::App* inspect = app.add_subcommand("inspect", "look inside a model: logits, architecture, tokenizer, sparsity");
+  CLI::App* inspect = app.add_subcommand(
+      "inspect", "look inside a model: logits, architecture, tokenizer, sparsity; and at training data");
   inspect->require_subcommand(1);
   CLI::App* logits = add_command(inspect, "logits", "write a model's float32 logits for given token ids", logits_o);
   CLI::App* model = add_command(inspect, "model", "print architecture, parameter counts and prunable linears", model_o);
   CLI::App* tokenize = add_command(inspect, "tokenize", "print the token ids and pieces of a text", tok_o);
   CLI::App* sparsity = add_command(inspect, "sparsity", "per-layer sparsity table, from the weights", sparsity_o);
+  CLI::App* data =
+      add_command(inspect, "data", "tokenise (into the token cache) and pack training text; the blocks", data_o);
 
   try {
     app.parse(argc, argv);
@@ -116,6 +120,8 @@ int main(int argc, char** argv) {
       leap::run_inspect_tokenize(tok_o);
     else if (*sparsity)
       leap::run_inspect_sparsity(sparsity_o);
+    else if (*data)
+      leap::run_inspect_data(data_o);
     else if (*prune)
       leap::run_prune(prune_o);
     else if (*eval)

@@ -55,6 +55,28 @@ struct InspectTokenizeArgs {
   }
 };
 
+// `leap inspect data`: what LEAP would train on (source, tokens, blocks), optionally the blocks.
+struct InspectDataArgs {
+  std::string model;
+  TrainOptions data;  // train_data, train_split, text_field, seqlen, max_train_samples, pack_*, data_*
+  std::string output;
+  template <class V>
+  void visit(V& v) {
+    v("model", model, "HF model folder, HF repo id in the local cache, or short name (its tokenizer)", true);
+    v("train_data", data.train_data, "training text (any leap prune --train_data source)", true);
+    v("train_split", data.train_split, "split of an HF dataset", false);
+    v("text_field", data.text_field, "text field of .jsonl / column of .parquet data", false);
+    v("seqlen", data.seqlen, "tokens per block", false);
+    v("max_train_samples", data.max_train_samples, "keep the first N blocks, from the first 6N documents (0: all)",
+      false);
+    v("pack_batch", data.pack_batch, "documents per packing batch (remainder dropped)", false);
+    v("pack_shards", data.pack_shards, "contiguous document shards packed apart", false);
+    v("data_workers", data.data_workers, "tokeniser threads (0: all cores)", false);
+    v("output", output, "write the blocks in packing order as .safetensors (int32 \"input_ids\" [blocks, seqlen])",
+      false);
+  }
+};
+
 struct InspectSparsityArgs {
   std::string model;
   template <class V>
@@ -70,6 +92,7 @@ struct PruneArgs {
   double sparsity = 0.5;
   std::string sparsity_type = "unstructured";
   std::string calib_data;  // default: data/c4/c4_sample.jsonl (or the model preset's)
+  std::string calib_split = "train";
   int64_t nsamples = 128;
   int64_t calib_seqlen = 2048;
   int64_t seed = 0;
@@ -104,7 +127,10 @@ struct PruneArgs {
     v("sparsity", sparsity, "target sparsity over the decoder linears (N:M implies 1-N/M)", false);
     v("sparsity_type", sparsity_type, "unstructured | N:M (2:4, 4:8; layer-wise methods)", false);
     v("calib_data", calib_data,
-      "calibration text: .jsonl with a \"text\" field, or plain text (default: bundled C4 sample)", false);
+      "calibration text, any --train_data source (.jsonl, .parquet, folder, glob, cached HF dataset; default: the "
+      "bundled C4 sample)",
+      false);
+    v("calib_split", calib_split, "split of an HF dataset --calib_data", false);
     v("nsamples", nsamples, "calibration sequences (the layer-wise methods and LEAP's Wanda prior)", false);
     v("calib_seqlen", calib_seqlen, "tokens per calibration sequence", false);
     v("seed", seed, "seed of the calibration sampling, LEAP's initial logits, data order and mask noise", false);

@@ -50,6 +50,11 @@ PYTHONPATH="$peers" "$py" "$root/scripts/bench_peers.py" "$model" --output "$wor
 echo "[bench] memory" >&2
 "$root/scripts/bench_memory.sh" "$build/leap" "$work" > "$work/memory.md"
 
+echo "[bench] tokenisation (leap's token cache vs HF tokenizers / datasets.map)" >&2
+{ LEAP_BUILD_DIR="$build" "$root/scripts/bench_tokenize.sh" smollm2-135m 1; echo;
+  LEAP_BUILD_DIR="$build" "$root/scripts/bench_tokenize.sh" smollm2-135m 8; } > "$work/tokenize.md" 2> "$work/tokenize.log" \
+  || echo "tokenisation benchmark failed: see $work/tokenize.log" > "$work/tokenize.md"
+
 "$py" - "$work" "$out_md" "$leap_wanda" "$leap_sgpt" "$threads" "$model" <<'EOF'
 import json, os, platform, subprocess, sys, datetime
 work, out_md, lw, ls_, threads, model = sys.argv[1:7]
@@ -113,12 +118,22 @@ w("")
 w("Peak resident memory per rank while training (after the prior) against `leap prune --dry_run`'s estimate "
   "(docs/MEMORY.md explains the terms and the allocator setting of the \"exact\" column).")
 w("")
+w("## Tokenisation of training text")
+w("")
+w(open(os.path.join(work, "tokenize.md")).read().strip())
+w("")
+w("leap's path reads the jsonl, tokenises on `--data_workers` threads and writes the token cache (`leap inspect data`, "
+  "its `built in` time); HF tokenizers' `encode_batch` gets the text already in memory (`RAYON_NUM_THREADS` threads); "
+  "`datasets.map` is the reference's own preprocessing (patch/data.py). Eight copies of the sample repeat words, which "
+  "helps every BPE word cache.")
+w("")
 w("## Commands")
 w("")
 w("```")
 w("scripts/bench.sh                      # everything above, rewrites docs/PERFORMANCE.md")
 w("build/leap_bench --help               # the C++ tables alone (sections gemm, linear, step, eval)")
 w("scripts/bench_memory.sh               # the memory table alone")
+w("scripts/bench_tokenize.sh [MODEL] [N]  # the tokenisation table alone")
 w("```")
 open(out_md + ".tmp", "w").write("\n".join(lines) + "\n")
 os.replace(out_md + ".tmp", out_md)

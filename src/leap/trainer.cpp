@@ -15,38 +15,19 @@
 #include "base/log.h"
 #include "base/option_visitors.h"
 #include "base/progress.h"
+#include "base/sha256.h"
+#include "base/table.h"
 #include "leap/bucketed_adamw.h"
 #include "leap/distributed.h"
+#include "leap/train_data.h"
 #include "leap/train_state.h"
 #include "model/grad_checkpoint.h"
 #include "model/mask.h"
 #include "model/model.h"
-#include "prune/calibration.h"
 
 namespace leap {
 using torch::Tensor;
 using ojson = nlohmann::ordered_json;
-
-namespace {
-constexpr size_t kMaxTrainingTokens = size_t(1) << 32;  // 32 GiB of int64 ids
-}  // namespace
-
-Tensor pack_training_blocks(const Tokenizer& tok, const std::string& path, int64_t seqlen) {
-  LEAP_CHECK(seqlen >= 2, "--seqlen must be at least 2");
-  std::vector<std::string> docs = read_documents(path, nullptr);
-  std::vector<int64_t> all;
-  for (const auto& d : docs) {
-    auto ids = tok.encode(d, true);
-    all.insert(all.end(), ids.begin(), ids.end());
-    if (all.size() > kMaxTrainingTokens)  // a bound, not an allocation attempt that ends in the OOM killer
-      fail("%s: more than %zu tokens of training text; use a smaller file", path.c_str(), kMaxTrainingTokens);
-  }
-  int64_t n = int64_t(all.size()) / seqlen;
-  if (n == 0)
-    fail("%s: %zu tokens are fewer than one --seqlen %lld block", path.c_str(), all.size(), (long long)seqlen);
-  all.resize(size_t(n * seqlen));
-  return torch::tensor(all, torch::kInt64).view({n, seqlen});
-}
 
 namespace {
 
@@ -130,8 +111,8 @@ void check_options(const TrainOptions& o, int W) {
 // text is identified by its sha256 in ctx.fingerprint, not by its path.
 nlohmann::json run_fingerprint(const TrainOptions& o, const TrainContext& ctx) {
   static const std::set<std::string> kNotResult = {
-      "train_data", "log_every",         "log_file",        "save_every",      "ckpt_dir",
-      "resume",     "max_steps_per_run", "grad_checkpoint", "shard_optimizer", "bucket_mib"};
+      "train_data",        "log_every",       "log_file",        "save_every", "ckpt_dir",     "resume",
+      "max_steps_per_run", "grad_checkpoint", "shard_optimizer", "bucket_mib", "data_workers", "data_timeout"};
   nlohmann::json fp = ctx.fingerprint.is_object() ? ctx.fingerprint : nlohmann::json::object();
   TrainOptions settings = o;  // visit() is not const
   const nlohmann::ordered_json all = config_json(settings);
@@ -192,7 +173,7 @@ std::vector<Tensor> initial_logits(const MaskedLinears& L, const PriorFn& make_p
 // order on every rank); its state goes into training checkpoints.
 class BlockSampler {
  public:
-  BlockSampler(Tensor blocks, uint64_t seed) : blocks_(std::move(blocks)), rng_(seed), order_(size_t(blocks_.size(0))) {
+  BlockSampler(TrainingData data, uint64_t seed) : data_(std::move(data)), rng_(seed), order_(size_t(data_.size())) {
     std::iota(order_.begin(), order_.end(), 0);
     std::shuffle(order_.begin(), order_.end(), rng_);
   }
@@ -220,12 +201,13 @@ class BlockSampler {
       }
       idx.push_back(order_[cursor_++]);
     }
-    return blocks_.index_select(0, torch::tensor(idx, torch::kInt64));
+    return data_.gather(idx);
   }
-  int64_t size() const { return blocks_.size(0); }
+  int64_t size() const { return data_.size(); }
+  const TrainingData& data() const { return data_; }
 
  private:
-  Tensor blocks_;
+  TrainingData data_;
   std::mt19937_64 rng_;
   std::vector<int64_t> order_;
   size_t cursor_ = 0;
@@ -365,6 +347,7 @@ class Trainer {
   bool main_rank_ = true;
   torch::Device dev_;
   MaskedLinears L_;
+  TextSource source_;
   nlohmann::json fp_;
   at::Generator gen_;
   std::unique_ptr<BucketedAdamW> opt_;
@@ -398,7 +381,12 @@ Trainer::Trainer(CausalLM& m, const Tokenizer& tok, const TrainOptions& o, const
              "--mask_dtype must be float32 or bfloat16 (got %s)", o.mask_dtype.c_str());
   LEAP_CHECK(m->dtype() != torch::kFloat16, "%s", kFloat16Refusal);
   L_ = masked_linears(m);
+  source_ = resolve_training_source(o);
   fp_ = run_fingerprint(o, ctx);
+  const std::string identity = source_.identity().dump();
+  Sha256 h;
+  h.update(identity.data(), identity.size());
+  fp_["train_data"] = h.hex_digest();  // the text, not its path
   // θ in flat buckets (replicated or sharded AdamW)
   BucketedAdamWOptions ao;
   ao.beta1 = o.beta1;
@@ -416,6 +404,18 @@ Trainer::Trainer(CausalLM& m, const Tokenizer& tok, const TrainOptions& o, const
 }
 
 void Trainer::start(const PriorFn& make_prior) {
+  // the text first: a bad source fails before minutes of prior
+  data_ = std::make_unique<BlockSampler>(load_training_data(tok_, o_, source_, rank_), uint64_t(ctx_.seed));
+  const int64_t consumed = o_.steps * o_.global_batch;
+  if (main_rank_) {
+    log::out(format_table("LEAP training data", data_->data().summary(consumed)));
+    if (data_->data().epochs(consumed) > 1.0)
+      LEAP_WARN(
+          "LEAP will read its training text %.3g times (%lld steps x %lld sequences of %lld tokens, %lld blocks): more "
+          "than one epoch, unlike the reference's single pass; pass more --train_data for a real run",
+          data_->data().epochs(consumed), (long long)o_.steps, (long long)o_.global_batch, (long long)o_.seqlen,
+          (long long)data_->size());
+  }
   TrainState st;  // what a resumed run continues from; only read here (θ and moments are copied into the buckets)
   resumed_ = o_.resume && load_latest_train_state(o_.ckpt_dir, L_.names, fp_, st);  // every rank reads it
   if (resumed_) {
@@ -434,7 +434,6 @@ void Trainer::start(const PriorFn& make_prior) {
   reg_.sparse_reg = o_.sparse_reg;
   reg_.weight_reg = o_.weight_reg;
 
-  data_ = std::make_unique<BlockSampler>(pack_training_blocks(tok_, o_.train_data, o_.seqlen), uint64_t(ctx_.seed));
   if (resumed_) data_->restore(st);
   log_lines_ = resumed_ ? st.metrics : "";
   first_ce_ = resumed_ ? st.first_ce : 0;
@@ -635,6 +634,10 @@ LeapResult Trainer::run(const PriorFn& make_prior) {
                  {"micro_batch", o_.micro_batch},
                  {"seqlen", o_.seqlen},
                  {"train_data", o_.train_data},
+                 {"train_data_sha256", fp_["train_data"]},
+                 {"train_tokens", data_->data().cache.num_tokens()},
+                 {"train_blocks", data_->size()},
+                 {"train_epochs", data_->data().epochs(T_ * o_.global_batch)},
                  {"final_mask", o_.final_mask},
                  {"first_step_ce", first_ce_},
                  {"last_step_ce", last_ce_},

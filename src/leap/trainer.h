@@ -49,8 +49,4 @@ LeapResult train_leap(CausalLM& m, const Tokenizer& tok, const PriorFn& make_pri
 // The error a float16 model gets (leap has no loss scaling; bfloat16 needs none).
 extern const char* const kFloat16Refusal;
 
-// Packs the documents of `path` into [nblocks, seqlen] blocks (each document tokenised with the
-// tokenizer's default special tokens, concatenated, remainder dropped).
-torch::Tensor pack_training_blocks(const Tokenizer& tok, const std::string& path, int64_t seqlen);
-
 }  // namespace leap

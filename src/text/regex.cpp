@@ -505,14 +505,14 @@ Regex::Regex(Regex&&) noexcept = default;
 Regex& Regex::operator=(Regex&&) noexcept = default;
 
 bool Regex::search(const std::vector<uint32_t>& s, size_t start, size_t& begin, size_t& end) const {
-  impl_->s = &s;
+  Impl m{impl_->root, &s};  // the subject lives in a per-call matcher: search() runs on several threads
   for (size_t b = start; b <= s.size(); ++b) {
     size_t e = 0;
     auto accept = [&](size_t p) {
       e = p;
       return true;
     };
-    if (impl_->match_alt(*impl_->root, b, Cont(accept))) {
+    if (m.match_alt(*m.root, b, Cont(accept))) {
       begin = b;
       end = e;
       return true;

@@ -23,7 +23,7 @@ class Regex {
   Regex(Regex&&) noexcept;
   Regex& operator=(Regex&&) noexcept;
   // Leftmost match starting at or after `start` in `s`; sets [begin, end). Empty matches are
-  // reported like any other match.
+  // reported like any other match. Safe to call from several threads at once.
   bool search(const std::vector<uint32_t>& s, size_t start, size_t& begin, size_t& end) const;
   const std::string& pattern() const { return pattern_; }
 

@@ -1,12 +1,14 @@
 // tokenizer.cpp — picks the tokenizer implementation for a model folder (see tokenizer.h).
 #include "text/tokenizer.h"
 
+#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
 #include "base/fs_util.h"
 #include "base/json_input.h"
+#include "base/sha256.h"
 
 namespace leap {
 namespace fs = std::filesystem;
@@ -14,6 +16,23 @@ using json = nlohmann::json;
 
 std::unique_ptr<Tokenizer> make_bpe_tokenizer(const std::string& path, const json& cfg);
 std::unique_ptr<Tokenizer> make_sp_tokenizer(const std::string& path, const json& cfg);
+
+namespace {
+// Bump when a change to leap's tokenizers changes the ids of some text (token caches are keyed by it).
+constexpr const char* kTokenizerRevision = "leap-tokenizer-1";
+
+std::string files_sha256(const fs::path& file, const fs::path& cfg) {
+  Sha256 h;
+  h.update(kTokenizerRevision, std::strlen(kTokenizerRevision));
+  for (const fs::path& f : {file, cfg}) {
+    std::string bytes = file_exists(f.string()) ? read_file(f.string()) : std::string();
+    std::string head = f.filename().string() + ":" + std::to_string(bytes.size()) + ":";
+    h.update(head.data(), head.size());
+    h.update(bytes.data(), bytes.size());
+  }
+  return h.hex_digest();
+}
+}  // namespace
 
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir) {
   json cfg = json::object();
@@ -29,9 +48,17 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir) {
     // (Gemma) do not, and are read from tokenizer.model instead when it is present.
     std::string text = read_file(tj.string());
     bool byte_level = text.find("\"ByteLevel\"") != std::string::npos;
-    if (byte_level || !file_exists(spm.string())) return make_bpe_tokenizer(tj.string(), cfg);
+    if (byte_level || !file_exists(spm.string())) {
+      std::unique_ptr<Tokenizer> t = make_bpe_tokenizer(tj.string(), cfg);
+      t->fingerprint_ = files_sha256(tj, cfg_path);
+      return t;
+    }
   }
-  if (file_exists(spm.string())) return make_sp_tokenizer(spm.string(), cfg);
+  if (file_exists(spm.string())) {
+    std::unique_ptr<Tokenizer> t = make_sp_tokenizer(spm.string(), cfg);
+    t->fingerprint_ = files_sha256(spm, cfg_path);
+    return t;
+  }
   fail("%s: no tokenizer.json or tokenizer.model in this folder", dir.c_str());
 }
 

@@ -32,8 +32,13 @@ class Tokenizer {
   bool adds_bos() const { return !prefix_.empty() && bos_id_ && prefix_.front() == *bos_id_; }
   const std::vector<int64_t>& prefix_tokens() const { return prefix_; }
   const std::vector<int64_t>& suffix_tokens() const { return suffix_; }
+  // sha256 over the files this tokenizer was loaded from (and leap's tokenizer revision): equal
+  // fingerprints encode every text the same way. encode() may be called from several threads.
+  const std::string& fingerprint() const { return fingerprint_; }
 
  protected:
+  friend std::unique_ptr<Tokenizer> load_tokenizer(const std::string& model_dir);
+  std::string fingerprint_;
   std::optional<int64_t> bos_id_, eos_id_;
   std::vector<int64_t> prefix_, suffix_;  // added around every encode(add_special=true)
 };

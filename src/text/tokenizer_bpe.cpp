@@ -6,6 +6,7 @@
 // regex) → BPE merges by rank on each pre-token (whole-word lookup first when ignore_merges) →
 // post-processor template (e.g. <|begin_of_text|> in front).
 // Not supported (clear error): WordPiece/Unigram models, non-byte-level BPE, other normalizers.
+#include <atomic>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -24,6 +25,16 @@ using json = nlohmann::json;
 std::unique_ptr<Tokenizer> make_bpe_tokenizer(const std::string& tokenizer_json, const json& tok_config);
 
 namespace {
+
+uint64_t next_tokenizer_id() {
+  static std::atomic<uint64_t> n{0};
+  return ++n;
+}
+// A thread's BPE results for the words it has seen (bounded), for one tokenizer at a time.
+struct WordCache {
+  uint64_t owner = 0;
+  std::unordered_map<std::string, std::vector<int64_t>> words;
+};
 
 const char* kGpt2Pattern = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
@@ -226,7 +237,7 @@ class BpeTokenizer : public Tokenizer {
   bool nfc_ = false;
   std::vector<SplitStep> splits_;
   bool add_prefix_space_ = false;
-  mutable std::unordered_map<std::string, std::vector<int64_t>> cache_;
+  const uint64_t id_ = next_tokenizer_id();  // keys this tokenizer's per-thread word cache
 
   void set_piece(int64_t id, const std::string& piece) {
     id_to_piece_[id] = piece;
@@ -544,6 +555,11 @@ class BpeTokenizer : public Tokenizer {
   }
 
   void bpe_word(const std::string& bytes, std::vector<int64_t>& out) const {
+    // One word cache per thread (encode() runs on several threads), emptied when the thread
+    // switches to another tokenizer.
+    thread_local WordCache tl;
+    if (tl.owner != id_) tl = WordCache{id_, {}};
+    auto& cache_ = tl.words;
     auto c = cache_.find(bytes);
     if (c != cache_.end()) {
       out.insert(out.end(), c->second.begin(), c->second.end());

@@ -8,6 +8,7 @@
 #include "base/error.h"
 #include "base/fs_util.h"
 #include "base/json_input.h"
+#include "data/documents.h"
 #include "eval/task_data.h"
 #include "io/hf_config.h"
 #include "io/safetensors.h"
@@ -184,7 +185,8 @@ TEST(BadInput, EveryReaderNamesTheFileAndTheProblem) {
       {"task_mmlu_answer",
        file("mmlu/test/anatomy_test.csv", "question,choice0,choice1,choice2,choice3,answer\nq,a,b,c,d,9\n"),
        task("mmlu_anatomy"), "answer \"9\"", "mmlu/test/anatomy_test.csv"},
-      {"calib_empty", file("calib.jsonl", ""), calib, "file is empty", "calib.jsonl"},
+      {"calib_empty", file("calib.jsonl", ""), calib, "calib.jsonl (file, 1 jsonl shard, 0.0 MB): no documents",
+       "calib.jsonl"},
       {"calib_no_text", file("calib.jsonl", "{\"txt\":\"a\"}\n"), calib,
        "expected an object with a string field \"text\"", "calib.jsonl:1"},
       {"calib_long_string", file("calib.jsonl", "{\"text\":\"" + std::string((size_t(16) << 20) + 1, 'a') + "\"}\n"),

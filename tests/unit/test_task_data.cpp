@@ -6,9 +6,9 @@
 #include "base/error.h"
 #include "base/fs_util.h"
 #include "cmd_report.h"
+#include "data/documents.h"
 #include "eval/ppl.h"
 #include "eval/task_data.h"
-#include "prune/calibration.h"
 #include "test_util.h"
 
 namespace leap {

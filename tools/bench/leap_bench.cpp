@@ -20,6 +20,7 @@
 #include "base/progress.h"
 #include "eval/ppl.h"
 #include "leap/memory_model.h"
+#include "leap/train_data.h"
 #include "leap/trainer.h"
 #include "model/mask.h"
 #include "model/model.h"
@@ -180,11 +181,13 @@ void step_ratio(const std::string& dir, const std::string& train_data, int64_t s
   std::vector<Tensor> params;
   for (auto& p : dm->parameters()) params.push_back(p.requires_grad_(true));
   torch::optim::AdamW adam(params, torch::optim::AdamWOptions(1e-5).betas({0.9, 0.95}));
-  Tensor blocks = pack_training_blocks(*tok, train_data, seqlen);
+  TrainingData data = load_training_data(*tok, o, resolve_training_source(o));
   int64_t cursor = 0;
   auto dense_step = [&] {
-    Tensor x = blocks.slice(0, cursor, cursor + micro_batch);
-    cursor = (cursor + micro_batch) % std::max<int64_t>(1, blocks.size(0) - micro_batch);
+    std::vector<int64_t> idx;
+    for (int64_t i = 0; i < micro_batch; ++i) idx.push_back((cursor + i) % data.size());
+    cursor = (cursor + micro_batch) % data.size();
+    Tensor x = data.gather(idx);
     adam.zero_grad();
     Tensor h = dm->embed(x);
     auto rope = dm->rope(seqlen);
