@@ -14,7 +14,7 @@ namespace {
 struct Bucket {
   int64_t lo = 0, hi = 0;  // masked linears [lo, hi) in layer order
   int64_t size = 0, padded = 0;
-  Tensor theta, grad;          // [padded] in θ's dtype; θ leaves and their grads are views of these
+  Tensor theta, grad;          // [padded]: θ in its dtype, the gradient in float32; per-linear views of these
   Tensor theta_own, grad_own;  // this rank's slice ([padded / shards]); replicated: the whole bucket
   Tensor master, m, v;         // float32 [padded / shards]; master only when θ is not float32
   int pending = 0;
@@ -35,9 +35,9 @@ struct BucketedAdamW::Impl {
   std::vector<int64_t> offset_of;  // offset of each linear inside its bucket
   bool armed = false;
   // scratch of the largest bucket slice, reused bucket after bucket: float32 for √v̂ + ε and the
-  // squared gradient, float32 for a bfloat16 gradient, and two all-gather send buffers (sharded:
-  // the slice must not alias the gather output; bucket k reuses bucket k−2's once it is sent)
-  Tensor scratch_f32, grad_f32, send[2];
+  // squared gradient, and two all-gather send buffers (sharded: the slice must not alias the
+  // gather output; bucket k reuses bucket k−2's once it is sent)
+  Tensor scratch_f32, send[2];
 
   Impl(torch::Dtype d, torch::Device v) : dtype(d), dev(v) {}
   bool multi() const { return world > 1; }
@@ -115,7 +115,7 @@ BucketedAdamW::BucketedAdamW(const std::vector<std::vector<int64_t>>& shapes, to
     }
     b.padded = (b.size + I.shards - 1) / I.shards * I.shards;
     b.theta = torch::zeros({b.padded}, torch::TensorOptions().dtype(dtype).device(dev));
-    b.grad = torch::zeros_like(b.theta);
+    b.grad = torch::zeros({b.padded}, f32);
     b.theta_own = I.own(b.theta);
     b.grad_own = I.shards > 1 ? torch::zeros({b.padded / I.shards}, b.grad.options()) : b.grad;
     const int64_t own_n = b.padded / I.shards;
@@ -127,17 +127,20 @@ BucketedAdamW::BucketedAdamW(const std::vector<std::vector<int64_t>>& shapes, to
   int64_t own_max = 0;
   for (const auto& b : I.buckets) own_max = std::max(own_max, b.padded / I.shards);
   I.scratch_f32 = torch::empty({own_max}, f32);
-  if (dtype != torch::kFloat32) I.grad_f32 = torch::empty({own_max}, f32);
   if (I.shards > 1)
     for (auto& t : I.send) t = torch::empty({own_max}, torch::TensorOptions().dtype(dtype).device(dev));
   params_.resize(size_t(n));
+  leaves_.resize(size_t(n));
   for (int64_t i = 0; i < n; ++i) {
     Bucket& b = I.buckets[size_t(I.bucket_of[size_t(i)])];
     const int64_t off = I.offset_of[size_t(i)];
-    Tensor p = b.theta.narrow(0, off, numels[size_t(i)]).view(shapes[size_t(i)]).detach().requires_grad_(true);
-    p.mutable_grad() = b.grad.narrow(0, off, numels[size_t(i)]).view(shapes[size_t(i)]);
-    if (I.multi()) torch::autograd::impl::set_post_acc_grad_hooks(p, std::make_unique<ReadyHook>(impl_.get(), int(i)));
-    params_[size_t(i)] = p;
+    params_[size_t(i)] = b.theta.narrow(0, off, numels[size_t(i)]).view(shapes[size_t(i)]).detach();
+    const std::vector<int64_t> zero_strides(shapes[size_t(i)].size(), 0);
+    Tensor leaf = torch::zeros({1}, f32).as_strided(shapes[size_t(i)], zero_strides).detach().requires_grad_(true);
+    leaf.mutable_grad() = b.grad.narrow(0, off, numels[size_t(i)]).view(shapes[size_t(i)]);
+    if (I.multi())
+      torch::autograd::impl::set_post_acc_grad_hooks(leaf, std::make_unique<ReadyHook>(impl_.get(), int(i)));
+    leaves_[size_t(i)] = leaf;
   }
 }
 
@@ -171,19 +174,23 @@ void BucketedAdamW::set_moments(const std::vector<Tensor>& exp_avg, const std::v
   }
 }
 
-void BucketedAdamW::gather(std::vector<Tensor>* theta, std::vector<Tensor>* exp_avg, std::vector<Tensor>* exp_avg_sq) {
+void BucketedAdamW::gather(std::vector<Tensor>* theta, std::vector<Tensor>* exp_avg, std::vector<Tensor>* exp_avg_sq,
+                           bool copy) {
   Impl& I = *impl_;
   torch::NoGradGuard ng;
+  if (!copy && I.shards == 1) return;  // nothing to take part in
   for (auto* v : {theta, exp_avg, exp_avg_sq})
-    if (v) v->assign(params_.size(), Tensor());
+    if (v && copy) v->assign(params_.size(), Tensor());
   for (auto& b : I.buckets) {
-    Tensor th = b.master.defined() ? I.gather_own(b.master, b.padded) : b.theta.to(torch::kFloat32);
+    Tensor th;
+    if (theta) th = b.master.defined() ? I.gather_own(b.master, b.padded) : (copy ? b.theta : Tensor());
     Tensor m = exp_avg ? I.gather_own(b.m, b.padded) : Tensor();
     Tensor v = exp_avg_sq ? I.gather_own(b.v, b.padded) : Tensor();
+    if (!copy) continue;
     for (int64_t i = b.lo; i < b.hi; ++i) {
       const int64_t off = I.offset_of[size_t(i)], k = params_[size_t(i)].numel();
-      auto slice = [&](const Tensor& x) {
-        return x.narrow(0, off, k).view(I.shapes[size_t(i)]).to(torch::kCPU).clone();
+      auto slice = [&](const Tensor& x) {  // float32 on the CPU, one copy
+        return x.narrow(0, off, k).view(I.shapes[size_t(i)]).to(torch::kCPU, torch::kFloat32, false, true);
       };
       if (theta) (*theta)[size_t(i)] = slice(th);
       if (exp_avg) (*exp_avg)[size_t(i)] = slice(m);
@@ -199,10 +206,10 @@ void BucketedAdamW::zero_grad() {
     b.pending = int(b.hi - b.lo);
     b.launched = false;
   }
-  for (size_t i = 0; i < params_.size(); ++i) {  // the leaves must keep accumulating into the buckets
+  for (size_t i = 0; i < leaves_.size(); ++i) {  // the leaves must keep accumulating into the buckets
     Bucket& b = I.buckets[size_t(I.bucket_of[i])];
-    if (!params_[i].grad().defined() || !params_[i].grad().is_alias_of(b.grad))
-      params_[i].mutable_grad() = b.grad.narrow(0, I.offset_of[i], params_[i].numel()).view(I.shapes[i]);
+    if (!leaves_[i].grad().defined() || !leaves_[i].grad().is_alias_of(b.grad))
+      leaves_[i].mutable_grad() = b.grad.narrow(0, I.offset_of[i], params_[i].numel()).view(I.shapes[i]);
   }
   I.armed = false;
 }
@@ -223,10 +230,8 @@ double BucketedAdamW::clip_grad_norm(double max_norm) {
   torch::NoGradGuard ng;
   Tensor sq = torch::zeros({1}, torch::TensorOptions().dtype(torch::kFloat32).device(I.dev));
   for (auto& b : I.buckets) {
-    const int64_t k = b.grad_own.numel();
-    Tensor g = b.grad_own.scalar_type() == torch::kFloat32 ? b.grad_own : I.grad_f32.narrow(0, 0, k).copy_(b.grad_own);
-    Tensor g2 = I.scratch_f32.narrow(0, 0, k);
-    sq += at::pow_out(g2, g, 2).sum();
+    Tensor g2 = I.scratch_f32.narrow(0, 0, b.grad_own.numel());
+    sq += at::pow_out(g2, b.grad_own, 2).sum();
   }
   if (I.shards > 1) I.comm->allreduce_sum(sq);  // ‖g‖² = Σ over the slices of all ranks
   const double total = std::sqrt(sq.item<double>());
@@ -245,7 +250,7 @@ void BucketedAdamW::step(int64_t t, double lr) {
   for (size_t k = 0; k < I.buckets.size(); ++k) {
     Bucket& b = I.buckets[k];
     const int64_t n = b.theta_own.numel();
-    Tensor g = b.grad_own.scalar_type() == torch::kFloat32 ? b.grad_own : I.grad_f32.narrow(0, 0, n).copy_(b.grad_own);
+    const Tensor& g = b.grad_own;  // float32
     Tensor p = b.master.defined() ? b.master : b.theta_own;
     p.mul_(1 - lr * o.weight_decay);
     b.m.lerp_(g, 1 - o.beta1);                      // m ← β1 m + (1−β1) g

@@ -1,7 +1,13 @@
 // bucketed_adamw.h — the LEAP mask logits as data-parallel trainable state: θ for every masked
 // linear lives in a few flat buckets (formed from the last layer backwards, the order backward
-// produces gradients), gradients accumulate in place into flat bucket buffers, and AdamW (torch's
-// exact update order) runs over whole buckets.
+// produces gradients), gradients accumulate in place into flat float32 bucket buffers, and AdamW
+// (torch's exact update order) runs over whole buckets.
+//
+// Gradients are float32 whatever θ's dtype: a bfloat16 sum over micro-batches (and a bfloat16
+// all-reduce) would lose the density penalty's ~1e-10 per entry beside the cross-entropy's. The
+// autograd leaf of each linear is therefore not θ itself but a float32 "gradient leaf" of θ's
+// shape with zero strides (4 bytes of storage) whose .grad is that linear's view of the float32
+// bucket; the masked linear's backward computes dL/dθ in float32 and autograd adds it there.
 //
 // With a Comm of W ranks, each bucket's gradient is reduced as soon as its last gradient has been
 // accumulated in the final micro-batch (post-accumulate-grad hooks), overlapping with the rest of
@@ -40,16 +46,20 @@ class BucketedAdamW {
                 const BucketedAdamWOptions& o, Comm* comm);
   ~BucketedAdamW();
 
-  // θ leaves (requires_grad; views of the bucket storage; .grad() views of the gradient buckets).
+  // θ per linear: views of the bucket storage (θ's dtype, no autograd).
   const std::vector<torch::Tensor>& params() const { return params_; }
+  // The autograd leaves that receive dL/dθ (float32, zero strides; .grad() is the float32 bucket view).
+  const std::vector<torch::Tensor>& grad_leaves() const { return leaves_; }
   int64_t numel() const { return numel_; }
 
   // Full per-linear values (any device/dtype): θ (float32 master where kept), AdamW moments.
   void set_theta(const std::vector<torch::Tensor>& theta);
   void set_moments(const std::vector<torch::Tensor>& exp_avg, const std::vector<torch::Tensor>& exp_avg_sq);
-  // Full per-linear float32 CPU copies (a collective when sharded: every rank must call it).
+  // Full per-linear float32 CPU copies (a collective when sharded: every rank must call it with the
+  // same outputs requested). copy = false: take part in the collectives only, fill nothing (the
+  // ranks that do not write the result keep no host copy).
   void gather(std::vector<torch::Tensor>* theta, std::vector<torch::Tensor>* exp_avg,
-              std::vector<torch::Tensor>* exp_avg_sq);
+              std::vector<torch::Tensor>* exp_avg_sq, bool copy = true);
 
   void zero_grad();
   // The next backward completes this step's local gradients: reduce each bucket when it is ready.
@@ -70,7 +80,7 @@ class BucketedAdamW {
 
  private:
   std::unique_ptr<Impl> impl_;
-  std::vector<torch::Tensor> params_;
+  std::vector<torch::Tensor> params_, leaves_;
   int64_t numel_ = 0;
 };
 

@@ -65,18 +65,17 @@ MemoryEstimate estimate_memory(const ModelConfig& c, const MemoryInputs& in, int
 
   fixed("weights (all parameters, model dtype)", double(e.params) * double(in.model_bytes));
   per_masked("mask logits theta", bm);
-  per_masked("theta gradients (flat buckets)", bm);
+  per_masked("theta gradients (flat float32 buckets)", 4.0);
   per_masked(in.shard ? "AdamW moments m, v (float32, sharded)" : "AdamW moments m, v (float32)", 8.0 / shards);
   if (in.mask_bytes != 4)
     per_masked(in.shard ? "float32 master theta (sharded)" : "float32 master theta", 4.0 / shards);
-  if (in.shard && in.world > 1) per_masked("reduce-scatter output", bm / shards);
+  if (in.shard && in.world > 1) per_masked("reduce-scatter output (float32)", 4.0 / shards);
   per_masked("sampled masks M (one micro-batch, kept for backward)", bm);
   // the optimizer step's scratch, one bucket slice (a bucket holds whole linears up to the target):
-  // √v̂ + ε and the squared gradient in float32, a float32 copy of a bfloat16 gradient, two all-gather
-  // send buffers when sharded
+  // √v̂ + ε and the squared gradient in float32, two all-gather send buffers (θ's dtype) when sharded
   const double bucket = std::min(N, std::max(in.bucket_mib * 1024 * 1024 / bm, double(largest_linear(c))));
   fixed("optimizer step scratch (one bucket slice)",
-        bucket / shards * (4.0 + (in.mask_bytes != 4 ? 4.0 : 0.0) + (in.shard && in.world > 1 ? 2.0 * bm : 0.0)));
+        bucket / shards * (4.0 + (in.shard && in.world > 1 ? 2.0 * bm : 0.0)));
 
   // activations kept for backward, per token (elements): per layer 4H + 5·heads·D + 4I (norm inputs
   // and outputs, rotated q, repeated k and v, attention output and its copy into o_proj, gate, up,
@@ -94,12 +93,12 @@ MemoryEstimate estimate_memory(const ModelConfig& c, const MemoryInputs& in, int
   fixed("logits and cross-entropy", tokens * double(c.vocab_size) * (12.0 + (act_b == 4 ? 0 : act_b)));
   // CUDA (composite ops, one linear at a time): uniform noise and logistic terms while sampling; W⊙M,
   // dL/d(W⊙M), dL/dM and dL/dθ in backward. CPU (fused loops, pooled buffers): W⊙M and dL/d(W⊙M) per
-  // distinct linear size, dL/dθ in place (float32) or beside it (bfloat16).
+  // distinct linear size, dL/dθ (float32 for either mask dtype) in place.
   if (in.cuda)
     fixed("transients of the largest linear", double(largest_linear(c)) * (12.0 + double(in.model_bytes) + 8.0 + bm));
   else
     fixed("W*M and gradient buffers (one per linear size)",
-          double(distinct_linear_sizes(c)) * (double(in.model_bytes) + 4.0 + (bm == 4 ? 0.0 : bm)));
+          double(distinct_linear_sizes(c)) * (double(in.model_bytes) + 4.0));
   fixed(in.cuda ? "runtime (CUDA context, cuBLAS, NCCL)" : "runtime (LibTorch, allocator)",
         in.cuda ? 1.0 * kGiB : 0.45 * kGiB);
   for (const auto& t : e.terms) e.total += t.bytes;

@@ -19,6 +19,7 @@
 #include "base/table.h"
 #include "leap/bucketed_adamw.h"
 #include "leap/distributed.h"
+#include "leap/final_mask.h"
 #include "leap/train_data.h"
 #include "leap/train_state.h"
 #include "model/grad_checkpoint.h"
@@ -230,8 +231,8 @@ struct MicroBatchMasks {
 };
 
 MicroBatchMasks sample_micro_batch_masks(const MaskedLinears& L, const std::vector<Tensor>& thetas,
-                                         const Regulariser& g, double kappa, double tau, double progress,
-                                         const std::function<uint64_t(size_t)>& seed_of) {
+                                         const std::vector<Tensor>& grad_leaves, const Regulariser& g, double kappa,
+                                         double tau, double progress, const std::function<uint64_t(size_t)>& seed_of) {
   const size_t n = L.all.size();
   MicroBatchMasks mb;
   mb.masks.resize(n);
@@ -241,7 +242,7 @@ MicroBatchMasks sample_micro_batch_masks(const MaskedLinears& L, const std::vect
     // fresh Gumbel-sigmoid sample: M = σ((κθ + log u − log(1−u))/τ)   (docs/METHOD.md §1.2)
     MaskSample s = sample_mask(thetas[i], L.all[i].linear->weight, kappa, tau, seed_of(i));
     mb.masks[i].M = s.M;
-    mb.masks[i].theta = thetas[i];
+    mb.masks[i].theta = grad_leaves[i];  // dL/dθ goes to the float32 gradient bucket
     mb.masks[i].scale = kappa / tau;
     msum_v += s.sum;      // Σ M
     wnorms[i] = s.wnorm;  // ‖M ⊙ W‖_F
@@ -286,38 +287,6 @@ std::string locate_non_finite(CausalLM& m, MaskedLinears& L, const std::vector<L
   if (where == "in the loss terms" && !torch::isfinite(m->head(h)).all().item<bool>()) where = "in the logits";
   for (auto& l : L.all) l.linear->mask = LinearMask();
   return where;
-}
-
-// The final hard mask (docs/METHOD.md §1.7): "exact" keeps the global top-k of θ at the budget
-// (ties at the threshold: the earliest, so the count is exact); "threshold" keeps θ > 0.
-std::map<std::string, Tensor> final_keep_masks(const std::vector<Tensor>& theta, const MaskedLinears& L,
-                                               double sparsity, const std::string& rule) {
-  torch::NoGradGuard ng;
-  std::map<std::string, Tensor> keep;
-  if (rule != "exact") {
-    for (size_t i = 0; i < L.all.size(); ++i) keep[L.names[i]] = theta[i] > 0;
-    return keep;
-  }
-  std::vector<Tensor> flat;
-  for (const auto& th : theta) flat.push_back(th.flatten());
-  Tensor all = torch::cat(flat);
-  const int64_t total = all.numel();
-  const int64_t keep_n = total - int64_t(double(total) * sparsity);
-  Tensor sorted = std::get<0>(all.sort(/*stable=*/true, 0, /*descending=*/true));
-  const double thresh = keep_n > 0 ? sorted[keep_n - 1].item<double>() : std::numeric_limits<double>::infinity();
-  int64_t ties_to_keep = keep_n - (all > thresh).sum().item<int64_t>();
-  for (size_t i = 0; i < L.all.size(); ++i) {
-    const Tensor& th = theta[i];
-    Tensor k = th > thresh;
-    Tensor tie = (th == thresh).flatten();
-    if (ties_to_keep > 0 && tie.any().item<bool>()) {
-      Tensor idx = tie.nonzero().flatten().slice(0, 0, ties_to_keep);
-      k.view({-1}).index_fill_(0, idx, true);
-      ties_to_keep -= idx.numel();
-    }
-    keep[L.names[i]] = k;
-  }
-  return keep;
 }
 
 // Sums of one optimizer step's micro-batches (over all ranks after reduce()).
@@ -453,8 +422,9 @@ void Trainer::start(const PriorFn& make_prior) {
 // One micro-batch: masks, forward through every block with them, CE, backward; adds to `sums`.
 void Trainer::micro_batch(int64_t t, int64_t a, const Tensor& x, double kappa, double tau, StepSums& sums) {
   const std::vector<Tensor>& thetas = opt_->params();
-  MicroBatchMasks mb = sample_micro_batch_masks(L_, thetas, reg_, kappa, tau, double(t) / double(T_),
-                                                [&](size_t i) { return noise_seed(ctx_.seed, t, a, i); });
+  MicroBatchMasks mb =
+      sample_micro_batch_masks(L_, thetas, opt_->grad_leaves(), reg_, kappa, tau, double(t) / double(T_),
+                               [&](size_t i) { return noise_seed(ctx_.seed, t, a, i); });
   auto rope = m_->rope(o_.seqlen);
   if (autocast_) {
     at::autocast::set_autocast_enabled(at::kCUDA, true);
@@ -516,9 +486,9 @@ void Trainer::step(int64_t t, double kappa, double tau, double lr) {
   const double gnorm = opt_->clip_grad_norm(o_.max_grad_norm);
   if (!std::isfinite(gnorm)) {
     std::string where;
-    const std::vector<Tensor>& thetas = opt_->params();
-    for (size_t i = 0; i < thetas.size() && where.empty(); ++i)
-      if (!torch::isfinite(thetas[i].grad()).all().item<bool>()) where = L_.names[i];
+    const std::vector<Tensor>& leaves = opt_->grad_leaves();
+    for (size_t i = 0; i < leaves.size() && where.empty(); ++i)
+      if (!torch::isfinite(leaves[i].grad()).all().item<bool>()) where = L_.names[i];
     fail("LEAP step %lld: non-finite mask-logit gradient%s%s; stopping (the last checkpoint, if any, is kept)",
          (long long)(t + 1), where.empty() ? "" : " in ", where.c_str());
   }
@@ -572,7 +542,7 @@ void Trainer::log_step(int64_t t, const StepSums& sums, double gnorm, double kap
 void Trainer::snapshot(int64_t step_done) {
   TrainState s;
   s.step = step_done;
-  opt_->gather(&s.theta, &s.exp_avg, &s.exp_avg_sq);
+  opt_->gather(&s.theta, &s.exp_avg, &s.exp_avg_sq, main_rank_);  // rank 0 alone keeps a host copy
   if (main_rank_) {
     s.cpu_rng = gen_.get_state();
     data_->save(s);
@@ -617,8 +587,9 @@ LeapResult Trainer::run(const PriorFn& make_prior) {
     LEAP_INFO("peak resident memory while training: %s MiB%s; mask state %.1f MiB per rank", peak_list.c_str(),
               W_ > 1 ? " (ranks 0..)" : "", state_mib);
   LeapResult res;
-  opt_->gather(&res.theta, nullptr, nullptr);  // float32 (the master copy where θ is bfloat16)
-  if (t < T_) {                                // stopped by --max_steps_per_run
+  // float32 (the master copy where θ is bfloat16); rank 0 alone holds it and decides the mask
+  opt_->gather(&res.theta, nullptr, nullptr, main_rank_);
+  if (t < T_) {  // stopped by --max_steps_per_run
     snapshot(t);
     LEAP_INFO("stopped after step %lld of %lld; checkpoint in %s (continue with --resume)", (long long)t, (long long)T_,
               o_.ckpt_dir.c_str());
@@ -626,7 +597,8 @@ LeapResult Trainer::run(const PriorFn& make_prior) {
     return res;
   }
   res.finished = true;
-  res.keep = final_keep_masks(res.theta, L_, ctx_.sparsity, o_.final_mask);
+  if (!main_rank_) return res;  // θ, the masks and the pruned weights are rank 0's
+  res.keep = final_keep_masks(res.theta, L_.names, ctx_.sparsity, o_.final_mask);
   torch::NoGradGuard ng;
   for (auto& l : L_.all) l.linear->weight.mul_(res.keep[l.name].to(dev_).to(l.linear->weight.scalar_type()));
   res.summary = {{"steps", T_},

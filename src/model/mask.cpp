@@ -133,23 +133,21 @@ Tensor mask_logit_grad(Tensor g, const Tensor& M, const Tensor& w, double scale,
     g = g.contiguous();
     Tensor Mc = M.contiguous(), wc = w.contiguous();
     const bool bf16 = Mc.scalar_type() == torch::kBFloat16;
-    Tensor out = bf16 ? pool.get(Mc.sizes(), Mc.scalar_type()) : g;  // float32: in place over g
-    const float *gp = g.data_ptr<float>(), *wp = wc.data_ptr<float>();
+    float* out = g.data_ptr<float>();  // in place over g
+    const float *gp = out, *wp = wc.data_ptr<float>();
     at::parallel_for(0, g.numel(), 1 << 15, [&](int64_t b, int64_t e) {
       if (bf16)
-        kernel::mask_logit_grad(gp, reinterpret_cast<const uint16_t*>(Mc.data_ptr<at::BFloat16>()), wp,
-                                reinterpret_cast<uint16_t*>(out.data_ptr<at::BFloat16>()), b, e, float(g_sum),
-                                float(g_w2), float(scale));
+        kernel::mask_logit_grad(gp, reinterpret_cast<const uint16_t*>(Mc.data_ptr<at::BFloat16>()), wp, out, b, e,
+                                float(g_sum), float(g_w2), float(scale));
       else
-        kernel::mask_logit_grad(gp, Mc.data_ptr<float>(), wp, out.data_ptr<float>(), b, e, float(g_sum), float(g_w2),
-                                float(scale));
+        kernel::mask_logit_grad(gp, Mc.data_ptr<float>(), wp, out, b, e, float(g_sum), float(g_w2), float(scale));
     });
-    return out;
+    return g;
   }
   const auto ct = at::promote_types(M.scalar_type(), torch::kFloat32);  // float32, or float64 for float64 θ
   Tensor Mf = M.to(ct), wf = w.to(ct);
   Tensor gm = g.to(ct) * wf + g_sum + g_w2 * Mf * wf * wf;  // dL/dM
-  return (gm * scale * Mf * (1 - Mf)).to(M.scalar_type());  // · dM/dθ
+  return gm * scale * Mf * (1 - Mf);                        // · dM/dθ, in float32 (float64 for float64 θ)
 }
 
 void release_mask_buffers() {

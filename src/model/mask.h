@@ -33,7 +33,8 @@ MaskSample sample_mask(const torch::Tensor& theta, const torch::Tensor& w, doubl
 // What a masked linear needs in forward and backward.
 struct LinearMask {
   torch::Tensor M;      // [out, in] the sample
-  torch::Tensor theta;  // [out, in] its logits (the leaf that receives dL/dθ), or undefined: forward only
+  torch::Tensor theta;  // [out, in] the autograd leaf that receives dL/dθ (float32: BucketedAdamW's
+                        // gradient leaf), or undefined: forward only
   double scale = 0;     // κ/τ: dM/dθ = scale · M(1 − M)
   double g_sum = 0;     // ∂L/∂ΣM of the regulariser
   double g_w2 = 0;      // ∂L/∂‖M⊙W‖ / ‖M⊙W‖
@@ -49,8 +50,9 @@ torch::Tensor masked_linear(const torch::Tensor& x, const torch::Tensor& w, cons
 // W ⊙ M, dL/d(W⊙M)) are given back; the trainer calls it when training ends.
 void release_mask_buffers();
 
-// dL/dθ from g = dL/d(W⊙M) [out, in] (head comment). CPU float32 W and g: the fused loop, in place
-// over g when θ is float32 (`fused` = false: the composite ops, as on other devices). θ's dtype.
+// dL/dθ from g = dL/d(W⊙M) [out, in] (head comment), in float32 whatever M's dtype (float64 for
+// float64 M): the optimizer accumulates it in float32. CPU float32 W and g: the fused loop, in place
+// over g (`fused` = false: the composite ops, as on other devices).
 torch::Tensor mask_logit_grad(torch::Tensor g, const torch::Tensor& M, const torch::Tensor& w, double scale,
                               double g_sum, double g_w2, bool fused = true);
 

@@ -118,7 +118,7 @@ __attribute__((always_inline)) inline MaskSums sample_impl(const T* theta, const
 }
 
 template <typename T>
-__attribute__((always_inline)) inline void grad_impl(const float* g, const T* m, const float* w, T* gtheta,
+__attribute__((always_inline)) inline void grad_impl(const float* g, const T* m, const float* w, float* gtheta,
                                                      int64_t begin, int64_t end, float g_sum, float g_w2, float scale) {
   for (int64_t i = begin; i < end; ++i) {
     const float M = load(m[i]), wi = w[i];
@@ -154,7 +154,7 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void mask_logit_grad
 }
 
 __attribute__((target_clones("arch=x86-64-v3", "default"))) void mask_logit_grad(const float* g, const uint16_t* m,
-                                                                                 const float* w, uint16_t* gtheta,
+                                                                                 const float* w, float* gtheta,
                                                                                  int64_t begin, int64_t end,
                                                                                  float g_sum, float g_w2, float scale) {
   grad_impl(g, m, w, gtheta, begin, end, g_sum, g_w2, scale);

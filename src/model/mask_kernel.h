@@ -28,10 +28,11 @@ MaskSums sample_mask(const uint16_t* theta_bf16, const float* w, uint16_t* m_bf1
 
 // The mask logits' gradient from the masked weight's (a masked linear's backward):
 //   gθ[i] = (g[i]·W[i] + g_sum + g_w2·M[i]·W[i]²) · scale · M[i](1 − M[i])      (scale = κ/τ)
-// g = dL/d(W⊙M); g_sum, g_w2: the regulariser's dL/dΣM and dL/d‖M⊙W‖ / ‖M⊙W‖. gθ may alias g.
+// g = dL/d(W⊙M); g_sum, g_w2: the regulariser's dL/dΣM and dL/d‖M⊙W‖ / ‖M⊙W‖. gθ is float32
+// whatever M's dtype (it is accumulated in float32) and may alias g.
 void mask_logit_grad(const float* g, const float* m, const float* w, float* gtheta, int64_t begin, int64_t end,
                      float g_sum, float g_w2, float scale);
-void mask_logit_grad(const float* g, const uint16_t* m_bf16, const float* w, uint16_t* gtheta_bf16, int64_t begin,
-                     int64_t end, float g_sum, float g_w2, float scale);
+void mask_logit_grad(const float* g, const uint16_t* m_bf16, const float* w, float* gtheta, int64_t begin, int64_t end,
+                     float g_sum, float g_w2, float scale);
 
 }  // namespace leap::kernel
