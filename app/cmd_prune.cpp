@@ -103,6 +103,13 @@ PruneRun resolve_run(PruneArgs& o) {
   } else {
     make_pruner(o.method, {}, 1, torch::kCPU);  // validates the method name early
   }
+  if (!o.reconstruct.empty()) {
+    LEAP_CHECK(o.reconstruct == "sparsegpt" || o.reconstruct == "admm",
+               "--reconstruct takes sparsegpt or admm (got \"%s\")", o.reconstruct.c_str());
+    LEAP_CHECK(r.leap || o.method == "wanda" || o.method == "magnitude",
+               "--method %s updates the weights itself; --reconstruct is for the masks of leap, wanda and magnitude",
+               o.method.c_str());
+  }
   if (r.denv.distributed() && r.leap) o.dist_backend = resolve_dist_backend(o.dist_backend, r.dev.is_cuda());
   return r;
 }
@@ -124,6 +131,21 @@ LayerwiseOptions layerwise_options(const PruneArgs& o, const PruneRun& r) {
   return lo;
 }
 
+// --reconstruct: the dense weights updated on the chosen keep masks, block by block on the
+// calibration data (docs/METHOD.md §2.7); the pruned model `m` is released first.
+void reconstruct_weights(CausalLM& m, const PruneArgs& o, const PruneRun& r, const CalibData& calib,
+                         const std::map<std::string, torch::Tensor>& keep) {
+  Stopwatch sw;
+  m = CausalLM(nullptr);
+  m = load_model(r.rm.dir, {r.dtype, r.dev});
+  LayerwiseOptions ro = layerwise_options(o, r);
+  ro.method = o.reconstruct;
+  ro.keep = &keep;
+  prune_layerwise(m, calib.ids, ro);
+  LEAP_INFO("reconstructed the kept weights with %s on the %s masks in %s", o.reconstruct.c_str(), o.method.c_str(),
+            format_duration(sw.seconds()).c_str());
+}
+
 // One writer per output: rank 0 locks the model folder, the training checkpoints and the report.
 std::vector<std::unique_ptr<OutputLock>> lock_outputs(const PruneArgs& o, int rank) {
   std::vector<std::unique_ptr<OutputLock>> locks;
@@ -136,13 +158,14 @@ std::vector<std::unique_ptr<OutputLock>> lock_outputs(const PruneArgs& o, int ra
 // leap_sparsity.json / --output_path: what was run on which data, and what it achieved.
 ojson prune_report(PruneArgs& o, const PruneRun& r, const CalibData& calib, const ojson& sparsity, double seconds,
                    const ojson& training) {
-  const bool magnitude = o.method == "magnitude";
+  const bool magnitude = o.method == "magnitude" && o.reconstruct.empty();  // no calibration data read
   return {{"leap_version", version()},
           {"git_sha", kGitSha},
           {"libtorch", TORCH_VERSION},
           {"method", o.method},
           {"target_sparsity", o.sparsity},
           {"pattern", r.pattern.str()},
+          {"reconstruct", o.reconstruct.empty() ? ojson(nullptr) : ojson(o.reconstruct)},
           {"achieved_sparsity", sparsity},
           {"nsamples", magnitude ? 0 : o.nsamples},
           {"calib_seqlen", o.calib_seqlen},
@@ -212,7 +235,7 @@ void run_prune(PruneArgs& o) {
   // the layer-wise methods and LEAP's Wanda prior (drawn even when resuming: cheap, and its sha256
   // goes in the report); only rank 0 computes the prior
   CalibData calib;
-  if (o.method != "magnitude" && !(comm && !comm->main())) {
+  if ((o.method != "magnitude" || !o.reconstruct.empty()) && !(comm && !comm->main())) {
     calib = load_calibration(*tok, o.calib_data, o.nsamples, o.calib_seqlen, uint64_t(o.seed), o.calib_split,
                              o.leap.text_field);
     LEAP_INFO("calibration: %lld x %lld tokens from %s (%s, %lld documents, sha256 %.12s)", (long long)o.nsamples,
@@ -234,8 +257,10 @@ void run_prune(PruneArgs& o) {
     training = lr.summary;
     if (!lr.finished) return;           // --max_steps_per_run: a checkpoint was written, nothing else
     if (comm && !comm->main()) return;  // rank 0 evaluates and writes the outputs
+    if (!o.reconstruct.empty()) reconstruct_weights(m, o, r, calib, lr.keep);
   } else {
-    prune_layerwise(m, calib.ids, lo);
+    std::map<std::string, torch::Tensor> keep = prune_layerwise(m, calib.ids, lo);
+    if (!o.reconstruct.empty()) reconstruct_weights(m, o, r, calib, keep);
   }
   const double seconds = timer.seconds();
   const ojson sp = sparsity_json(summarize_sparsity(measure_sparsity(m)));

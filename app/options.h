@@ -108,6 +108,7 @@ struct PruneArgs {
   int64_t admm_iters = 20;
   int64_t admm_iterative_prune = 15;
   bool admm_gradual = false;
+  std::string reconstruct;  // "" | sparsegpt | admm
   std::string eval_ppl_file;
   int64_t eval_seqlen = 4096;  // as leap eval --seqlen
   std::string output_path;
@@ -147,6 +148,10 @@ struct PruneArgs {
     v("admm_iters", admm_iters, "ADMM: iterations", false);
     v("admm_iterative_prune", admm_iterative_prune, "ADMM: iterations that re-select the mask", false);
     v("admm_gradual", admm_gradual, "ADMM: the paper's cubic per-output schedule instead of the published code's",
+      false);
+    v("reconstruct", reconstruct,
+      "sparsegpt | admm: after the mask is chosen (leap, wanda, magnitude), update the kept weights block by block "
+      "on the calibration data with the mask held fixed (the sparsity does not change)",
       false);
     v("eval_ppl_file", eval_ppl_file, "after pruning, report perplexity on this text file", false);
     v("eval_seqlen", eval_seqlen,

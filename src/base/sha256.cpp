@@ -91,6 +91,12 @@ std::string Sha256::hex_digest() {
   return out;
 }
 
+std::string sha256_hex(const std::string& bytes) {
+  Sha256 h;
+  h.update(bytes.data(), bytes.size());
+  return h.hex_digest();
+}
+
 std::string sha256_file(const std::string& path) {
   MappedFile f(path);
   Sha256 s;

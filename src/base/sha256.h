@@ -22,5 +22,6 @@ class Sha256 {
 };
 
 std::string sha256_file(const std::string& path);
+std::string sha256_hex(const std::string& bytes);
 
 }  // namespace leap

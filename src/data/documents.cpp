@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fnmatch.h>
 #include <glob.h>
+#include <map>
 #include <parquet/arrow/reader.h>
 #include <parquet/exception.h>
 #include <sys/stat.h>
@@ -56,7 +57,7 @@ Shard make_shard(const std::string& path, const std::string& flag) {
   return s;
 }
 
-// Data files below `dir`, in path order (relative paths in `rel` when given).
+// Data files below `dir` (hidden entries skipped), in path order.
 std::vector<std::string> data_files_below(const fs::path& dir) {
   std::vector<std::string> out;
   std::error_code ec;
@@ -241,13 +242,15 @@ TextSource resolve_text_source(const std::string& spec, const std::string& split
     bool repo_id = spec.find('/') != std::string::npos && spec.find('/') == spec.rfind('/') && spec[0] != '/' &&
                    spec[0] != '.' && format_of(spec).empty();
     if (repo_id) {
+      std::map<std::string, std::vector<std::string>> split_of;  // snapshot → its split's files
       std::string snap = find_hub_snapshot(
-          "dataset", spec, [&](const std::string& s) { return !split_files(s, split).empty(); }, looked);
+          "dataset", spec, [&](const std::string& s) { return !(split_of[s] = split_files(s, split)).empty(); },
+          looked);
       if (!snap.empty()) {
         src.kind = "hf_dataset";
         src.split = split;
         src.location = snap;
-        files = split_files(snap, split);
+        files = split_of[snap];
       }
     }
     if (files.empty()) {

@@ -174,11 +174,9 @@ void build_cache(const Tokenizer& tok, const TextSource& src, const TokenCacheOp
 }  // namespace
 
 std::string token_cache_path(const Tokenizer& tok, const TextSource& src, const TokenCacheOptions& o) {
-  std::string key = expected_header(tok, src).dump();
-  Sha256 h;
-  h.update(key.data(), key.size());
+  const std::string key = sha256_hex(expected_header(tok, src).dump());
   fs::path dir = o.cache_dir.empty() ? fs::path(leap_cache_dir()) / "tokens" : fs::path(o.cache_dir);
-  return (dir / (h.hex_digest().substr(0, 24) + ".tok")).string();
+  return (dir / (key.substr(0, 24) + ".tok")).string();
 }
 
 TokenCache open_token_cache(const Tokenizer& tok, const TextSource& src, const TokenCacheOptions& o) {

@@ -19,6 +19,7 @@ struct EvalOptions {
   std::string ppl_file;
   std::string log_samples;
   int64_t max_length = 0;  // 0: the model's max_position_embeddings
+  bool share_prefixes = true;
   template <class V>
   void visit(V& v) {
     v("tasks", tasks,
@@ -36,6 +37,10 @@ struct EvalOptions {
     v("ppl_file", ppl_file, "text file for the task \"ppl\"", false);
     v("log_samples", log_samples, "write per-document log-likelihoods (jsonl) here", false);
     v("max_length", max_length, "context limit for task scoring (0: the model's max_position_embeddings)", false);
+    v("share_prefixes", share_prefixes,
+      "score inputs that share a prefix (a document's choices) in one token-tree row, the prefix once; "
+      "--share_prefixes=false: one causal row per input, as lm-eval",
+      false);
   }
 };
 

@@ -68,7 +68,7 @@ ojson json_num(double v) {
 // The sections of the results object, filled task by task.
 struct Results {
   ojson results = ojson::object(), groups = ojson::object(), versions = ojson::object(), nshot = ojson::object(),
-        nsamples = ojson::object(), hib = ojson::object();
+        nsamples = ojson::object(), hib = ojson::object(), throughput = ojson::object();
   std::vector<std::string> log_lines;  // --log_samples
 };
 
@@ -140,6 +140,14 @@ void add_task(Results& R, LoglikelihoodScorer& scorer, const EvalOptions& o, con
   const bool mmlu = name == "mmlu" || is_mmlu_subject_task(name);
   TaskData td = load_task(name, data_dir, mmlu && o.mmlu_limit > 0 ? o.mmlu_limit : o.limit, o.num_fewshot);
   TaskOutcome out = evaluate_task(scorer, td);
+  const ScoreStats& st = scorer.last_stats();
+  R.throughput[name] = {{"requests", st.requests},
+                        {"rows", st.rows},
+                        {"input_tokens", st.input_tokens},
+                        {"model_tokens", st.model_tokens},
+                        {"seconds", st.seconds},
+                        {"requests_per_s", double(st.requests) / std::max(st.seconds, 1e-9)},
+                        {"input_tokens_per_s", double(st.input_tokens) / std::max(st.seconds, 1e-9)}};
   if (mmlu) {
     add_mmlu_results(R, out, o.num_fewshot);
   } else {
@@ -151,8 +159,13 @@ void add_task(Results& R, LoglikelihoodScorer& scorer, const EvalOptions& o, con
     R.nsamples[name] = {{"original", td.original_size}, {"effective", int64_t(td.docs.size())}};
   }
   const ojson& r = R.results[name];
-  LEAP_INFO("%s: acc = %.4f over %zu documents (%s)", name.c_str(), r["acc,none"].get<double>(), td.docs.size(),
-            format_duration(sw.seconds()).c_str());
+  LEAP_INFO(
+      "%s: acc = %.4f over %zu documents (%s; %lld requests, %.1f req/s, %.0f input tokens/s; the model ran "
+      "%.0f%% of those tokens)",
+      name.c_str(), r["acc,none"].get<double>(), td.docs.size(), format_duration(sw.seconds()).c_str(),
+      (long long)st.requests, double(st.requests) / std::max(st.seconds, 1e-9),
+      double(st.input_tokens) / std::max(st.seconds, 1e-9),
+      100.0 * double(st.model_tokens) / double(std::max<int64_t>(st.input_tokens, 1)));
   if (!o.log_samples.empty())
     for (auto& s : out.samples) {
       ojson line = {{"task", name}};
@@ -184,7 +197,7 @@ ojson evaluate_model(CausalLM& m, const Tokenizer& tok, const EvalOptions& o, co
   }
   const int64_t max_length = o.max_length > 0 ? o.max_length : m->config().max_position_embeddings;
   Results R;
-  LoglikelihoodScorer scorer(m, tok, max_length, o.batch_size);
+  LoglikelihoodScorer scorer(m, tok, max_length, o.batch_size, o.share_prefixes);
   for (const std::string& name : split_tasks(o.tasks)) {
     if (name == "wikitext2" || name == "c4" || name == "ppl")
       add_perplexity(R, m, tok, o, name, data_dir);
@@ -198,19 +211,13 @@ ojson evaluate_model(CausalLM& m, const Tokenizer& tok, const EvalOptions& o, co
   config["dtype"] = dtype_string(m->dtype());
   config["device"] = m->device().str();
   ojson summary = headline(R.results);
-  ojson out = {{"results", R.results},
-               {"groups", R.groups},
-               {"summary", summary},
-               {"config", config},
-               {"versions", R.versions},
-               {"n-shot", R.nshot},
-               {"n-samples", R.nsamples},
-               {"higher_is_better", R.hib},
-               {"date", now_iso()},
-               {"leap_version", version()},
-               {"git_hash", kGitSha},
-               {"libtorch", TORCH_VERSION},
-               {"harness_reference", "lm-evaluation-harness 0.4.13 task definitions"}};
+  ojson out = {{"results", R.results},       {"groups", R.groups},
+               {"summary", summary},         {"config", config},
+               {"versions", R.versions},     {"n-shot", R.nshot},
+               {"n-samples", R.nsamples},    {"higher_is_better", R.hib},
+               {"throughput", R.throughput}, {"date", now_iso()},
+               {"leap_version", version()},  {"git_hash", kGitSha},
+               {"libtorch", TORCH_VERSION},  {"harness_reference", "lm-evaluation-harness 0.4.13 task definitions"}};
   if (!o.log_samples.empty()) {
     std::string all_lines;
     for (const auto& l : R.log_lines) all_lines += l + "\n";

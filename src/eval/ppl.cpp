@@ -10,6 +10,7 @@
 #include "base/progress.h"
 #include "base/sha256.h"
 #include "data/documents.h"
+#include "model/lm_loss.h"
 
 namespace leap {
 namespace fs = std::filesystem;
@@ -67,10 +68,8 @@ PplResult eval_ppl_ids(CausalLM& m, const std::vector<int64_t>& ids, int64_t seq
   Progress prog(label, n, "windows");
   double sum = 0;
   for (int64_t b = 0; b < n; b += batch_size) {
-    torch::Tensor x = all.slice(0, b, std::min(n, b + batch_size)).to(m->device());  // [B, L]
-    torch::Tensor logits = m->forward(x).to(torch::kFloat32);                        // [B, L, V]
-    torch::Tensor lp = torch::log_softmax(logits.slice(1, 0, seqlen - 1), -1);       // predicts tokens 1..L-1
-    torch::Tensor nll = -lp.gather(-1, x.slice(1, 1).unsqueeze(-1)).squeeze(-1);     // [B, L-1]
+    torch::Tensor x = all.slice(0, b, std::min(n, b + batch_size)).to(m->device());              // [B, L]
+    torch::Tensor nll = next_token_nll(m, m->hidden(x).slice(1, 0, seqlen - 1), x.slice(1, 1));  // [B, L-1]
     torch::Tensor per_window = nll.to(torch::kFloat64).mean(1).cpu();
     for (int64_t i = 0; i < per_window.size(0); ++i) {
       double v = per_window[i].item<double>();

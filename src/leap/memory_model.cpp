@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "base/error.h"
+#include "model/lm_loss.h"
 
 namespace leap {
 
@@ -88,9 +89,13 @@ MemoryEstimate estimate_memory(const ModelConfig& c, const MemoryInputs& in, int
   const double layers = in.grad_checkpoint ? double(c.num_layers) * H / per_layer + 1.0 : double(c.num_layers);
   fixed(in.grad_checkpoint ? "activations (block inputs + one recomputed block)" : "activations (all blocks)",
         tokens * per_layer * layers * act_b);
-  // logits: float32 logits, log-softmax output, and their gradient; the head's own output too when
-  // it is not float32
-  fixed("logits and cross-entropy", tokens * double(c.vocab_size) * (12.0 + (act_b == 4 ? 0 : act_b)));
+  // cross-entropy, a chunk of positions at a time (lm_loss.h): the chunk's float32 logits, their
+  // softmax-gradient and one temporary (tanh for soft-capped logits: one more), the head's own
+  // output when it is not float32; plus ∂CE/∂h for every token, kept for backward
+  const double chunk = std::min(tokens, double(kLossChunk));
+  fixed("cross-entropy (one chunk of logits, the hidden-state gradient)",
+        chunk * double(c.vocab_size) * (12.0 + (c.final_logit_softcapping ? 4 : 0) + (act_b == 4 ? 0 : act_b)) +
+            tokens * H * act_b);
   // CUDA (composite ops, one linear at a time): uniform noise and logistic terms while sampling; W⊙M,
   // dL/d(W⊙M), dL/dM and dL/dθ in backward. CPU (fused loops, pooled buffers): W⊙M and dL/d(W⊙M) per
   // distinct linear size, dL/dθ (float32 for either mask dtype) in place.

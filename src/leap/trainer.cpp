@@ -23,6 +23,7 @@
 #include "leap/train_data.h"
 #include "leap/train_state.h"
 #include "model/grad_checkpoint.h"
+#include "model/lm_loss.h"
 #include "model/mask.h"
 #include "model/model.h"
 
@@ -352,10 +353,7 @@ Trainer::Trainer(CausalLM& m, const Tokenizer& tok, const TrainOptions& o, const
   L_ = masked_linears(m);
   source_ = resolve_training_source(o);
   fp_ = run_fingerprint(o, ctx);
-  const std::string identity = source_.identity().dump();
-  Sha256 h;
-  h.update(identity.data(), identity.size());
-  fp_["train_data"] = h.hex_digest();  // the text, not its path
+  fp_["train_data"] = sha256_hex(source_.identity().dump());  // the text, not its path
   // θ in flat buckets (replicated or sharded AdamW)
   BucketedAdamWOptions ao;
   ao.beta1 = o.beta1;
@@ -442,13 +440,13 @@ void Trainer::micro_batch(int64_t t, int64_t a, const Tensor& x, double kappa, d
       h = m_->run_layer(li, h, rope);
     }
   }
-  Tensor logits =
-      m_->head(h.slice(1, 0, o_.seqlen - 1)).to(torch::kFloat32);  // [b, L−1, V]: the last position predicts nothing
+  // mean CE of positions 0..L−2 predicting tokens 1..L−1 (the last position predicts nothing), the
+  // LM head chunk by chunk: no [b, L−1, V] logits tensor
+  Tensor ce = next_token_cross_entropy(m_, h.slice(1, 0, o_.seqlen - 1), x.slice(1, 1));
   if (autocast_) {
     at::autocast::set_autocast_enabled(at::kCUDA, false);
     at::autocast::clear_cache();
   }
-  Tensor ce = torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}), x.slice(1, 1).reshape({-1}));
   Tensor loss = ce / double(reg_.grad_acc);  // its backward: the CE part; the regulariser's comes with it
   const double ce_v = ce.item<double>();
   if (!std::isfinite(ce_v) || !std::isfinite(mb.reg))

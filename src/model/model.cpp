@@ -106,7 +106,7 @@ AttentionImpl::AttentionImpl(const ModelConfig& c, int64_t layer, const torch::T
   }
 }
 
-Tensor AttentionImpl::forward(const Tensor& x, const RopeTables& rope) {
+Tensor AttentionImpl::forward(const Tensor& x, const RopeTables& rope, const Tensor& visible) {
   const ModelConfig& c = *cfg_;
   const int64_t B = x.size(0), S = x.size(1), D = c.head_dim;
   Tensor q = q_proj(x).view({B, S, c.num_heads, D}).transpose(1, 2);     // [B, nh, S, D]
@@ -123,23 +123,25 @@ Tensor AttentionImpl::forward(const Tensor& x, const RopeTables& rope) {
     k = k.repeat_interleave(rep, 1);
     v = v.repeat_interleave(rep, 1);
   }
-  const bool window = sliding_ && c.sliding_window < S;
+  const bool window = !visible.defined() && sliding_ && c.sliding_window < S;
   Tensor out;
   if (!c.attn_logit_softcapping) {
     std::optional<Tensor> mask;
-    if (window) {  // allowed: j ≤ i and i − j < W   (HF sliding_window_overlay)
+    if (visible.defined()) {
+      mask = visible;
+    } else if (window) {  // allowed: j ≤ i and i − j < W   (HF sliding_window_overlay)
       Tensor i = torch::arange(S, torch::TensorOptions().dtype(torch::kInt64).device(x.device())).unsqueeze(1);
       Tensor j = i.transpose(0, 1);
       mask = (j <= i).logical_and((i - j) < c.sliding_window);
     }
-    out = at::scaled_dot_product_attention(q, k, v, mask, 0.0, /*is_causal=*/!window, c.attn_scale);
+    out = at::scaled_dot_product_attention(q, k, v, mask, 0.0, /*is_causal=*/!mask, c.attn_scale);
   } else {  // soft-capped logits: cap·tanh(s/cap) before the mask, so no fused kernel
     const double cap = *c.attn_logit_softcapping;
     Tensor s = torch::matmul(q, k.transpose(-2, -1)) * c.attn_scale;
     s = torch::tanh(s / cap) * cap;
     Tensor i = torch::arange(S, torch::TensorOptions().dtype(torch::kInt64).device(x.device())).unsqueeze(1);
     Tensor j = i.transpose(0, 1);
-    Tensor allowed = j <= i;
+    Tensor allowed = visible.defined() ? visible : j <= i;
     if (window) allowed = allowed.logical_and((i - j) < c.sliding_window);
     s = s.masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity());
     Tensor p = torch::softmax(s.to(torch::kFloat32), -1).to(q.scalar_type());
@@ -181,12 +183,12 @@ DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c, int64_t layer, const to
   }
 }
 
-Tensor DecoderLayerImpl::forward(const Tensor& x, const RopeTables& rope) {
+Tensor DecoderLayerImpl::forward(const Tensor& x, const RopeTables& rope, const Tensor& visible) {
   if (sandwich_) {  // Gemma3DecoderLayer
-    Tensor h = x + post_attention_layernorm(self_attn(input_layernorm(x), rope));
+    Tensor h = x + post_attention_layernorm(self_attn(input_layernorm(x), rope, visible));
     return h + post_feedforward_layernorm(mlp(pre_feedforward_layernorm(h)));
   }
-  Tensor h = x + self_attn(input_layernorm(x), rope);  // LlamaDecoderLayer / Qwen2DecoderLayer
+  Tensor h = x + self_attn(input_layernorm(x), rope, visible);  // LlamaDecoderLayer / Qwen2DecoderLayer
   return h + mlp(post_attention_layernorm(h));
 }
 
@@ -248,6 +250,31 @@ Tensor CausalLMImpl::hidden(const Tensor& ids) {
   auto r = rope(ids.size(1));
   Tensor h = embed(ids);
   for (int64_t i = 0; i < cfg_.num_layers; ++i) h = run_layer(i, h, r);
+  return h;
+}
+
+Tensor CausalLMImpl::hidden(const TokenTree& tree) {
+  const Tensor ids = tree.ids.to(device_), pos = tree.positions.to(device_);  // [B, S]
+  LEAP_CHECK(ids.dim() == 2 && pos.sizes() == ids.sizes() && tree.visible.dim() == 3 &&
+                 tree.visible.size(0) == ids.size(0) && tree.visible.size(1) == ids.size(1) &&
+                 tree.visible.size(2) == ids.size(1),
+             "token tree: ids, positions [B, S] and visible [B, S, S] disagree");
+  const int64_t B = ids.size(0), S = ids.size(1), D = cfg_.head_dim;
+  auto r = rope(pos.max().item<int64_t>() + 1);
+  auto at = [&](const RopeTables& t) {  // [P, D] → [B, 1, S, D] at each token's position
+    return RopeTables{t.cos.index_select(0, pos.reshape({-1})).view({B, 1, S, D}),
+                      t.sin.index_select(0, pos.reshape({-1})).view({B, 1, S, D})};
+  };
+  const RopeTables global = at(r.first), local = at(r.second);
+  const Tensor visible = tree.visible.to(device_).unsqueeze(1);  // [B, 1, S, S]
+  // sliding layers: also i − j < W, in positions (a visible j is an ancestor: pos_j ≤ pos_i)
+  const Tensor near = (pos.unsqueeze(2) - pos.unsqueeze(1)).lt(cfg_.sliding_window).unsqueeze(1);
+  const Tensor windowed = visible.logical_and(near);
+  Tensor h = embed(ids);
+  for (int64_t i = 0; i < cfg_.num_layers; ++i) {
+    DecoderLayer& layer = model->layer_list[static_cast<size_t>(i)];
+    h = layer->sliding ? layer(h, local, windowed) : layer(h, global, visible);
+  }
   return h;
 }
 

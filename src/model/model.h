@@ -10,6 +10,9 @@
 // biases, RMSNorm (w·x̂, or (1+w)·x̂ for Gemma), q/k norms, Gemma's four norms per layer and
 // sqrt(hidden) embedding scale, query_pre_attn_scalar, interleaved sliding-window layers,
 // attention and final-logit soft-capping, SiLU / gelu_pytorch_tanh gated MLPs.
+// Besides plain causal rows, a row can be a token tree (TokenTree): sequences that share prefixes
+// packed with each shared prefix once, every token at its own position and attending to its
+// ancestors only (leap eval scores multiple-choice documents so).
 // Not here: KV caches (leap scores whole sequences), padding masks (callers right-pad: with a
 // causal mask, right padding cannot influence earlier positions).
 #pragma once
@@ -56,9 +59,21 @@ class EmbeddingImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Embedding);
 
-// cos/sin tables for positions [0, S): each [S, head_dim] in the model dtype.
+// cos/sin tables for positions [0, S): each [S, head_dim] in the model dtype (or, gathered at a
+// token tree's positions, [B, 1, S, head_dim]).
 struct RopeTables {
   torch::Tensor cos, sin;
+};
+
+// Several token sequences packed into one row as a prefix tree, each shared prefix once. Token t
+// of row b sits at position positions[b][t] (its depth: its position in every sequence through it)
+// and attends to the tokens j with visible[b][t][j] (itself and its ancestors), so its hidden
+// state equals the one at the same place of each unpacked sequence. Padding: a token that sees
+// itself only.
+struct TokenTree {
+  torch::Tensor ids;        // [B, S] int64
+  torch::Tensor positions;  // [B, S] int64
+  torch::Tensor visible;    // [B, S, S] bool
 };
 RopeTables rope_tables(const RopeConfig& rope, int64_t head_dim, int64_t seq_len, torch::Dtype dtype,
                        const torch::Device& device);
@@ -68,8 +83,9 @@ torch::Tensor rope_inv_freq(const RopeConfig& rope, int64_t head_dim);
 class AttentionImpl : public torch::nn::Module {
  public:
   AttentionImpl(const ModelConfig& c, int64_t layer, const torch::TensorOptions& opt);
-  // x: [B, S, H] → [B, S, H]
-  torch::Tensor forward(const torch::Tensor& x, const RopeTables& rope);
+  // x: [B, S, H] → [B, S, H]. visible: [B, 1, S, S] bool (true = attend), the sliding window
+  // already applied; undefined = causal (and the window on sliding layers).
+  torch::Tensor forward(const torch::Tensor& x, const RopeTables& rope, const torch::Tensor& visible = {});
   Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   RMSNorm q_norm{nullptr}, k_norm{nullptr};
 
@@ -93,7 +109,8 @@ TORCH_MODULE(MLP);
 class DecoderLayerImpl : public torch::nn::Module {
  public:
   DecoderLayerImpl(const ModelConfig& c, int64_t layer, const torch::TensorOptions& opt);
-  torch::Tensor forward(const torch::Tensor& x, const RopeTables& rope);  // [B, S, H] → [B, S, H]
+  // [B, S, H] → [B, S, H]; visible as AttentionImpl::forward
+  torch::Tensor forward(const torch::Tensor& x, const RopeTables& rope, const torch::Tensor& visible = {});
   Attention self_attn{nullptr};
   MLP mlp{nullptr};
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
@@ -131,6 +148,8 @@ class CausalLMImpl : public torch::nn::Module {
   torch::Tensor head(const torch::Tensor& h);  // final norm + lm_head (+ soft-cap) → logits
   // embed + every block: the last block's output [B, S, H], before the final norm; forward = head(hidden).
   torch::Tensor hidden(const torch::Tensor& input_ids);
+  // The same for token-tree rows: [B, S, H] at every tree token.
+  torch::Tensor hidden(const TokenTree& tree);
 
   // The prunable decoder linears (q,k,v,o,gate,up,down of every layer), in layer order.
   struct NamedLinear {

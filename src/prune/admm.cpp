@@ -53,6 +53,14 @@ class AdmmPruner : public LayerPruner {
   }
 
   torch::Tensor prune(torch::Tensor& Wt, double s, const SparsityPattern& p) override {
+    return solve(Wt, s, p, torch::Tensor());
+  }
+  void reconstruct(torch::Tensor& Wt, const torch::Tensor& keep) override { solve(Wt, 0.0, SparsityPattern(), keep); }
+
+ private:
+  // The ADMM iterations: the mask re-selected for the first iterative_prune ones (prune), or
+  // `fixed`'s throughout (reconstruct).
+  torch::Tensor solve(torch::Tensor& Wt, double s, const SparsityPattern& p, const torch::Tensor& fixed) {
     torch::NoGradGuard ng;
     torch::Tensor XX = XX_;
     XX_ = torch::Tensor();
@@ -66,10 +74,10 @@ class AdmmPruner : public LayerPruner {
     torch::Tensor Ainv = torch::linalg_inv(XX);  // (Ĝ + ρ I)⁻¹
     XX = torch::Tensor();
     torch::Tensor U = torch::zeros_like(V);
-    torch::Tensor mask = select(V, s, p, 0);
+    torch::Tensor mask = fixed.defined() ? fixed.t().contiguous() : select(V, s, p, 0);  // [in, out]
     torch::Tensor Z;
     for (int64_t k = 0; k < o_.admm_iters; ++k) {
-      if (k < o_.admm_iterative_prune) mask = select(V + U, s, p, k);
+      if (!fixed.defined() && k < o_.admm_iterative_prune) mask = select(V + U, s, p, k);
       Z = (V + U) * mask;                  // projection onto the sparse set
       U = U + (V - Z);                     // scaled dual update
       V = Ainv.matmul(B + rho * (Z - U));  // exact ridge solve of the V-step
@@ -82,7 +90,6 @@ class AdmmPruner : public LayerPruner {
     return keep;
   }
 
- private:
   PrunerOptions o_;
   torch::Tensor XX_;
 };
@@ -92,6 +99,10 @@ class AdmmPruner : public LayerPruner {
 std::unique_ptr<LayerPruner> make_admm_pruner(const PrunerOptions& o, int64_t in, const torch::Device& dev) {
   LEAP_CHECK(o.admm_iters >= 1, "--admm_iters must be at least 1");
   LEAP_CHECK(o.admm_iterative_prune >= 1, "--admm_iterative_prune must be at least 1");
+  // past --admm_iters the mask would never be fixed (and --admm_gradual never reach the sparsity)
+  LEAP_CHECK(o.admm_iterative_prune <= o.admm_iters,
+             "--admm_iterative_prune (%lld) must not exceed --admm_iters (%lld)", (long long)o.admm_iterative_prune,
+             (long long)o.admm_iters);
   return std::make_unique<AdmmPruner>(o, in, dev);
 }
 

@@ -21,10 +21,7 @@ CalibData load_calibration(const Tokenizer& tok, const std::string& path, int64_
   if (src.shards.size() == 1) {
     c.sha256 = sha256_file(src.shards[0].path);
   } else {
-    std::string id = src.identity().dump();
-    Sha256 h;
-    h.update(id.data(), id.size());
-    c.sha256 = h.hex_digest();
+    c.sha256 = sha256_hex(src.identity().dump());
   }
   for (const Shard& s : src.shards)
     if (c.format.find(s.format) == std::string::npos) c.format += (c.format.empty() ? "" : "/") + s.format;

@@ -12,6 +12,10 @@ std::unique_ptr<LayerPruner> make_wanda_pruner(const PrunerOptions& o, int64_t i
 std::unique_ptr<LayerPruner> make_sparsegpt_pruner(const PrunerOptions& o, int64_t in, const torch::Device& dev);
 std::unique_ptr<LayerPruner> make_admm_pruner(const PrunerOptions& o, int64_t in, const torch::Device& dev);
 
+void LayerPruner::reconstruct(torch::Tensor&, const torch::Tensor&) {
+  fail("this method has no weight update to run on a given mask (--reconstruct takes sparsegpt or admm)");
+}
+
 std::unique_ptr<LayerPruner> make_pruner(const std::string& method, const PrunerOptions& o, int64_t in,
                                          const torch::Device& dev) {
   if (method == "magnitude") return make_magnitude_pruner();
@@ -43,7 +47,7 @@ std::map<std::string, torch::Tensor> prune_layerwise(CausalLM& m, const torch::T
     }
     hidden = torch::cat(parts, 0);
   }
-  Progress prog("prune " + o.method, n_layers, "blocks");
+  Progress prog((o.keep ? "reconstruct " : "prune ") + o.method, n_layers, "blocks");
   for (int64_t li = 0; li < n_layers; ++li) {
     std::vector<CausalLMImpl::NamedLinear> block = m->block_linears(li);
     std::vector<std::unique_ptr<LayerPruner>> pruners;
@@ -80,11 +84,21 @@ std::map<std::string, torch::Tensor> prune_layerwise(CausalLM& m, const torch::T
     for (auto& l : block) l.linear->input_observer = nullptr;
     for (size_t k = 0; k < block.size(); ++k)
       if (source[k] >= 0) pruners[k]->copy_statistics_from(*pruners[size_t(source[k])]);
-    // 2. prune every linear of the block
+    // 2. prune every linear of the block (or update it on its given mask)
     double block_zeros = 0, block_numel = 0;
     for (size_t k = 0; k < block.size(); ++k) {
       torch::Tensor& W = block[k].linear->weight;
-      torch::Tensor keep = pruners[k]->prune(W, o.sparsity, o.pattern);
+      torch::Tensor keep;
+      if (o.keep) {
+        auto it = o.keep->find(block[k].name);
+        LEAP_CHECK(it != o.keep->end() && it->second.sizes() == W.sizes(),
+                   "--reconstruct: no keep mask of shape [%lld, %lld] for %s", (long long)W.size(0),
+                   (long long)W.size(1), block[k].name.c_str());
+        keep = it->second.to(torch::kBool).to(dev);
+        pruners[k]->reconstruct(W, keep);
+      } else {
+        keep = pruners[k]->prune(W, o.sparsity, o.pattern);
+      }
       masks[block[k].name] = keep.to(torch::kCPU);
       block_zeros += double(keep.numel() - keep.sum().item<int64_t>());
       block_numel += double(keep.numel());

@@ -26,10 +26,13 @@ struct LayerwiseOptions {
   int64_t batch = 8;  // calibration sequences per forward pass
   bool offload_activations = false;
   bool share_statistics = true;  // one statistics pass for linears reading the same input (q/k/v, gate/up)
+  // Given keep masks by linear name: the method (sparsegpt | admm) updates the dense weights on them
+  // (LayerPruner::reconstruct) instead of choosing masks; --reconstruct.
+  const std::map<std::string, torch::Tensor>* keep = nullptr;
 };
 
-// Prunes the decoder linears of `m` in place. calib_ids: [N, L] (ignored for magnitude).
-// Returns the keep mask of every linear, by name.
+// Prunes the decoder linears of `m` in place (or, with o.keep, reconstructs them on those masks).
+// calib_ids: [N, L] (ignored for magnitude). Returns the keep mask of every linear, by name.
 std::map<std::string, torch::Tensor> prune_layerwise(CausalLM& m, const torch::Tensor& calib_ids,
                                                      const LayerwiseOptions& o);
 

@@ -1,7 +1,8 @@
 // pruner.h — the per-linear interface shared by the layer-wise methods.
 //
 // A LayerPruner sees the inputs of one linear during calibration (add_batch), then prunes that
-// linear's weight in place (prune) and returns the keep mask. Statistics are kept in float32 or
+// linear's weight in place (prune) and returns the keep mask, or updates the weight on a mask it is
+// given (reconstruct). Statistics are kept in float32 or
 // float64 whatever the model dtype. Implementations: magnitude.cpp, wanda.cpp, sparsegpt.cpp,
 // admm.cpp. The block-by-block driver is layerwise.h.
 #pragma once
@@ -33,6 +34,11 @@ class LayerPruner {
   virtual void add_batch(const torch::Tensor& x) = 0;
   // W: [out, in] weight, modified in place (pruned entries exactly 0, kept ones possibly updated).
   virtual torch::Tensor prune(torch::Tensor& W, double sparsity, const SparsityPattern& p) = 0;
+  // W: [out, in] dense weight, updated in place on the given keep mask [out, in] (bool), which the
+  // result keeps exactly: the method's weight update with the mask held fixed (SparseGPT's OBS
+  // update, ADMM's ridge and dual steps), as OPTIMA does for any mask. Methods without a weight
+  // update (magnitude, Wanda) refuse.
+  virtual void reconstruct(torch::Tensor& W, const torch::Tensor& keep);
   // Linears that read the same input tensor (q/k/v, gate/up) need one statistics pass when the
   // method shares: the driver feeds only the first of them and then calls copy_statistics_from
   // (same method, same input) on the others before any prune().

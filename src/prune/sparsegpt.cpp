@@ -88,6 +88,13 @@ class SparseGptPruner : public LayerPruner {
   }
 
   torch::Tensor prune(torch::Tensor& Wt, double s, const SparsityPattern& p) override {
+    return solve(Wt, s, p, torch::Tensor());
+  }
+  void reconstruct(torch::Tensor& Wt, const torch::Tensor& keep) override { solve(Wt, 0.0, SparsityPattern(), keep); }
+
+ private:
+  // The OBS pass over the columns: masks chosen block by block (prune), or `fixed`'s (reconstruct).
+  torch::Tensor solve(torch::Tensor& Wt, double s, const SparsityPattern& p, const torch::Tensor& fixed) {
     torch::NoGradGuard ng;
     const int64_t rows = Wt.size(0), cols = Wt.size(1);
     torch::Tensor W = Wt.to(torch::kFloat32).clone();
@@ -115,9 +122,11 @@ class SparseGptPruner : public LayerPruner {
       torch::Tensor prune_all = torch::zeros({rows, cols}, torch::TensorOptions().dtype(torch::kUInt8));
       for (int64_t i1 = 0; i1 < cols; i1 += blocksize_) {
         const int64_t i2 = std::min(i1 + blocksize_, cols), count = i2 - i1;
-        torch::Tensor prune1 = torch::zeros({rows, count}, prune_all.options());
+        torch::Tensor prune1 = fixed.defined()
+                                   ? fixed.slice(1, i1, i2).logical_not().to(torch::kCPU, torch::kUInt8).contiguous()
+                                   : torch::zeros({rows, count}, prune_all.options());
         torch::Tensor Err1 = torch::empty({rows, count}, W.options());
-        if (p.unstructured()) {
+        if (p.unstructured() && !fixed.defined()) {
           const int64_t target = block_target(i1, i2);
           torch::Tensor score =
               (W.slice(1, i1, i2).pow(2) / Hinv.diag().slice(0, i1, i2).pow(2).reshape({1, -1})).contiguous();
@@ -140,8 +149,9 @@ class SparseGptPruner : public LayerPruner {
       torch::Tensor Q1 = torch::zeros_like(W1), Err1 = torch::zeros_like(W1);
       torch::Tensor Hinv1 = Hinv.slice(0, i1, i2).slice(1, i1, i2);
       torch::Tensor d2 = Hinv1.diag().pow(2).reshape({1, -1});
-      torch::Tensor prune1 = torch::zeros({rows, count}, keep.options());
-      if (p.unstructured()) {
+      torch::Tensor prune1 =
+          fixed.defined() ? fixed.slice(1, i1, i2).logical_not() : torch::zeros({rows, count}, keep.options());
+      if (p.unstructured() && !fixed.defined()) {
         const int64_t target = block_target(i1, i2);
         torch::Tensor score = (W1.pow(2) / d2).flatten();  // w² / [U⁻¹]_jj² over the rows × block group
         if (target > 0) {
@@ -174,7 +184,6 @@ class SparseGptPruner : public LayerPruner {
     return keep;
   }
 
- private:
   double percdamp_;
   int64_t blocksize_;
   bool fast_cpu_;

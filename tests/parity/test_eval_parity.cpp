@@ -3,10 +3,12 @@
 // within 1e-4, identical predictions and accuracies, for every task, on stories260k and on a tiny
 // Llama-3-style model with a byte-level BPE tokenizer (whose MMLU prompts get truncated), and on the
 // real SmolLM2-135M;
-// plus perplexity of stories260k on the TinyStories eval split at seqlen 512 against HF.
+// scoring with shared prefixes (token-tree rows, the default) equal to one causal row per input on
+// every task; plus perplexity of stories260k on the TinyStories eval split at seqlen 512 against HF.
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "base/fs_util.h"
 #include "eval/evaluate.h"
@@ -71,6 +73,60 @@ TEST_P(EvalParity, PerDocumentLoglikelihoodsMatchLmEval) {
 
 INSTANTIATE_TEST_SUITE_P(Runs, EvalParity,
                          ::testing::Values("stories260k", "stories260k_mmlu_2shot", "tiny_llama3", "smollm2"));
+
+// Token-tree rows (batch sizes 1 and 5) against one causal row per input (lm-eval's computation),
+// on every task of each run: the same log-likelihoods within 1e-4 and the same greedy flags,
+// while the model runs fewer tokens.
+class SharedPrefixes : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(SharedPrefixes, LoglikelihoodsEqualThePlainPath) {
+  json ref = json::parse(read_file(test::fixtures_dir() + "/lmeval/" + GetParam() + ".json"));
+  std::string model_dir = ref["model_dir"];
+  CausalLM m = load_model(model_dir, {torch::kFloat32, torch::kCPU});
+  auto tok = load_tokenizer(model_dir);
+  const int64_t limit = ref["limit"], k = ref["num_fewshot"], L = m->config().max_position_embeddings;
+  LoglikelihoodScorer plain(m, *tok, L, 5, /*share_prefixes=*/false);
+  std::map<std::string, TaskOutcome> ref_out;
+  std::map<std::string, ScoreStats> ref_stats;
+  for (const auto& task : ref["tasks"]) {
+    TaskData td = load_task(task.get<std::string>(), test::source_dir() + "/data", limit, k);
+    ref_out[task.get<std::string>()] = evaluate_task(plain, td);
+    ref_stats[task.get<std::string>()] = plain.last_stats();
+  }
+  for (int64_t batch : {1, 5}) {
+    LoglikelihoodScorer shared(m, *tok, L, batch, true);
+    for (const auto& task : ref["tasks"]) {
+      TaskData td = load_task(task.get<std::string>(), test::source_dir() + "/data", limit, k);
+      const TaskOutcome& a = ref_out[task.get<std::string>()];
+      const TaskOutcome b = evaluate_task(shared, td);
+      const ScoreStats &pa = ref_stats[task.get<std::string>()], &sb = shared.last_stats();
+      ASSERT_EQ(a.samples.size(), b.samples.size());
+      double max_diff = 0;
+      for (size_t d = 0; d < a.samples.size(); ++d)
+        for (size_t c = 0; c < a.samples[d]["resps"].size(); ++c) {
+          const auto &x = a.samples[d]["resps"][c], &y = b.samples[d]["resps"][c];
+          max_diff = std::max(max_diff, std::abs(x[0].get<double>() - y[0].get<double>()));
+          EXPECT_NEAR(x[0].get<double>(), y[0].get<double>(), 1e-4) << task << " doc " << d << " choice " << c;
+          EXPECT_EQ(x[1].get<bool>(), y[1].get<bool>()) << task << " doc " << d << " choice " << c;
+        }
+      EXPECT_EQ(a.metrics["acc,none"], b.metrics["acc,none"]) << task;
+      EXPECT_EQ(pa.input_tokens, sb.input_tokens) << task;
+      EXPECT_LE(pa.model_tokens, pa.input_tokens) << task;
+      EXPECT_LE(sb.model_tokens, pa.model_tokens) << task;
+      static const std::set<std::string> choices_share_a_context = {"piqa", "arc_easy", "arc_challenge", "openbookqa",
+                                                                    "hellaswag"};
+      if (choices_share_a_context.count(task.get<std::string>())) {
+        EXPECT_LT(sb.model_tokens, pa.model_tokens) << task << ": nothing shared";
+      }
+      std::cout << "[ " << GetParam() << " " << task.get<std::string>() << " batch " << batch << " ] " << pa.requests
+                << " requests, " << pa.input_tokens << " input tokens; rows of one input ran " << pa.model_tokens
+                << ", token trees " << sb.model_tokens << "; max |ll diff| " << max_diff << "\n";
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Runs, SharedPrefixes,
+                         ::testing::Values("stories260k", "stories260k_mmlu_2shot", "tiny_llama3"));
 
 TEST(EvalParity, MmluGroupAccuracyIsSizeWeighted) {
   json ref = json::parse(read_file(test::fixtures_dir() + "/lmeval/tiny_llama3.json"));

@@ -16,6 +16,7 @@
 #include "model/model.h"
 #include "options.h"
 #include "prune/calibration.h"
+#include "prune/pruner.h"
 #include "test_util.h"
 #include "text/tokenizer.h"
 
@@ -259,6 +260,18 @@ TEST(BadInput, JsonLimitsAreCheckedOutsideStrings) {
               check_json_limits(std::string(11, ' '), "big.json", small);
             }).find("exceeds the limit of 10 bytes"),
             std::string::npos);
+}
+
+TEST(BadInput, AdmmMaskIterationsWithinItsIterations) {
+  PrunerOptions o;
+  o.admm_iters = 10;
+  o.admm_iterative_prune = 11;
+  EXPECT_NE(test::error_of([&] {
+              make_pruner("admm", o, 8, torch::kCPU);
+            }).find("--admm_iterative_prune (11) must not exceed --admm_iters (10)"),
+            std::string::npos);
+  o.admm_iterative_prune = 10;
+  EXPECT_NO_THROW(make_pruner("admm", o, 8, torch::kCPU));
 }
 
 }  // namespace

@@ -1,0 +1,104 @@
+// lm_loss.cpp — see lm_loss.h.
+#include "model/lm_loss.h"
+
+#include <ATen/autocast_mode.h>
+
+#include "base/error.h"
+
+namespace leap {
+using torch::Tensor;
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+namespace {
+
+// The LM head's operands in the dtype the plain linear would compute in: the autocast dtype when
+// autocast is on for x's device, else x's dtype.
+std::pair<Tensor, Tensor> head_operands(const Tensor& x, const Tensor& w) {
+  const auto dev = x.device().type();
+  if (at::autocast::is_autocast_enabled(dev)) {
+    const auto dt = at::autocast::get_autocast_dtype(dev);
+    return {x.to(dt), w.to(dt)};
+  }
+  return {x, w.to(x.scalar_type())};
+}
+
+// One chunk's logits [c, V] in float32, computed as CausalLM::head does (soft-cap in the compute
+// dtype); `capped` gets tanh(z / cap) in float32 when the model soft-caps them.
+Tensor chunk_logits(const Tensor& x, const Tensor& w, double cap, Tensor* capped) {
+  Tensor z = torch::mm(x, w.t());  // z = x Wᵀ
+  if (cap <= 0) return z.to(torch::kFloat32);
+  Tensor t = torch::tanh(z / cap);  // logits = cap · tanh(z / cap)
+  if (capped) *capped = t.to(torch::kFloat32);
+  return (t * cap).to(torch::kFloat32);
+}
+
+// Mean cross-entropy of x Wᵀ (x: [N, H] after the final norm, W: [V, H], targets: [N]); the
+// gradient with respect to x is formed chunk by chunk in forward and scaled in backward.
+struct LinearCrossEntropy : public torch::autograd::Function<LinearCrossEntropy> {
+  static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& w, const Tensor& targets, double cap,
+                        int64_t chunk) {
+    const bool grad = x.requires_grad();
+    auto [xc, wc] = head_operands(x, w);
+    const int64_t N = x.size(0);
+    Tensor total = torch::zeros({}, x.options().dtype(torch::kFloat32));  // Σ −log p(target), on x's device
+    Tensor gx = grad ? torch::empty({N, x.size(1)}, xc.options()) : Tensor();
+    for (int64_t r = 0; r < N; r += chunk) {
+      const int64_t e = std::min(N, r + chunk);
+      Tensor t;
+      Tensor logits = chunk_logits(xc.slice(0, r, e), wc, cap, &t);  // [c, V]
+      Tensor tgt = targets.slice(0, r, e).unsqueeze(1);              // [c, 1]
+      Tensor lse = torch::logsumexp(logits, 1, /*keepdim=*/true);    // [c, 1]
+      total += (lse - logits.gather(1, tgt)).sum();                  // −log p = lse − logit(target)
+      if (!grad) continue;
+      Tensor d = (logits - lse).exp_();                                    // softmax
+      d.scatter_add_(1, tgt, torch::full({e - r, 1}, -1.0, d.options()));  // ∂CE/∂logits = (softmax − onehot) / N
+      d.div_(double(N));
+      if (cap > 0) d.mul_(1 - t * t);                                  // ∂(cap · tanh(z / cap))/∂z = 1 − tanh²
+      gx.slice(0, r, e).copy_(torch::mm(d.to(xc.scalar_type()), wc));  // ∂CE/∂x = ∂CE/∂z · W
+    }
+    if (grad) {
+      ctx->save_for_backward({gx});
+      ctx->saved_data["dtype"] = int64_t(x.scalar_type());
+    }
+    return total / double(N);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list g) {
+    Tensor gx = ctx->get_saved_variables()[0];
+    const auto dtype = static_cast<torch::ScalarType>(ctx->saved_data["dtype"].toInt());
+    return {(gx * g[0].to(gx.scalar_type())).to(dtype), Tensor(), Tensor(), Tensor(), Tensor()};
+  }
+};
+
+double final_cap(const CausalLM& m) {
+  return m->config().final_logit_softcapping ? *m->config().final_logit_softcapping : 0.0;
+}
+
+}  // namespace
+
+Tensor next_token_nll(CausalLM& m, const Tensor& h, const Tensor& targets, int64_t chunk) {
+  LEAP_CHECK(h.dim() == 3 && targets.sizes() == h.sizes().slice(0, 2), "next_token_nll: h [B, T, H], targets [B, T]");
+  torch::NoGradGuard ng;
+  const int64_t B = h.size(0), T = h.size(1);
+  auto [x, w] = head_operands(m->model->norm(h).reshape({B * T, h.size(2)}), m->lm_head_weight());
+  Tensor tgt = targets.reshape({B * T, 1}).to(h.device());
+  Tensor nll = torch::empty({B * T}, h.options().dtype(torch::kFloat32));
+  for (int64_t r = 0; r < B * T; r += chunk) {
+    const int64_t e = std::min(B * T, r + chunk);
+    Tensor lp = torch::log_softmax(chunk_logits(x.slice(0, r, e), w, final_cap(m), nullptr), 1);  // [c, V]
+    nll.slice(0, r, e).copy_(-lp.gather(1, tgt.slice(0, r, e)).squeeze(1));
+  }
+  return nll.view({B, T});
+}
+
+Tensor next_token_cross_entropy(CausalLM& m, const Tensor& h, const Tensor& targets, int64_t chunk) {
+  LEAP_CHECK(h.dim() == 3 && targets.sizes() == h.sizes().slice(0, 2),
+             "next_token_cross_entropy: h [B, T, H], targets [B, T]");
+  const int64_t B = h.size(0), T = h.size(1);
+  Tensor x = m->model->norm(h).reshape({B * T, h.size(2)});  // the final norm stays in autograd
+  return LinearCrossEntropy::apply(x, m->lm_head_weight(), targets.reshape({B * T}).to(h.device()), final_cap(m),
+                                   chunk);
+}
+
+}  // namespace leap
