@@ -141,13 +141,11 @@ void add_task(Results& R, LoglikelihoodScorer& scorer, const EvalOptions& o, con
   TaskData td = load_task(name, data_dir, mmlu && o.mmlu_limit > 0 ? o.mmlu_limit : o.limit, o.num_fewshot);
   TaskOutcome out = evaluate_task(scorer, td);
   const ScoreStats& st = scorer.last_stats();
-  R.throughput[name] = {{"requests", st.requests},
-                        {"rows", st.rows},
-                        {"input_tokens", st.input_tokens},
-                        {"model_tokens", st.model_tokens},
-                        {"seconds", st.seconds},
-                        {"requests_per_s", double(st.requests) / std::max(st.seconds, 1e-9)},
-                        {"input_tokens_per_s", double(st.input_tokens) / std::max(st.seconds, 1e-9)}};
+  const double req_per_s = double(st.requests) / std::max(st.seconds, 1e-9),
+               tok_per_s = double(st.input_tokens) / std::max(st.seconds, 1e-9);
+  R.throughput[name] = {{"requests", st.requests},         {"rows", st.rows},       {"input_tokens", st.input_tokens},
+                        {"model_tokens", st.model_tokens}, {"seconds", st.seconds}, {"requests_per_s", req_per_s},
+                        {"input_tokens_per_s", tok_per_s}};
   if (mmlu) {
     add_mmlu_results(R, out, o.num_fewshot);
   } else {
@@ -163,8 +161,7 @@ void add_task(Results& R, LoglikelihoodScorer& scorer, const EvalOptions& o, con
       "%s: acc = %.4f over %zu documents (%s; %lld requests, %.1f req/s, %.0f input tokens/s; the model ran "
       "%.0f%% of those tokens)",
       name.c_str(), r["acc,none"].get<double>(), td.docs.size(), format_duration(sw.seconds()).c_str(),
-      (long long)st.requests, double(st.requests) / std::max(st.seconds, 1e-9),
-      double(st.input_tokens) / std::max(st.seconds, 1e-9),
+      (long long)st.requests, req_per_s, tok_per_s,
       100.0 * double(st.model_tokens) / double(std::max<int64_t>(st.input_tokens, 1)));
   if (!o.log_samples.empty())
     for (auto& s : out.samples) {

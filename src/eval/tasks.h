@@ -13,11 +13,13 @@
 // each continuation sees exactly the tokens it would see alone. Inputs sorted lexicographically
 // join the current row while the linear work their shared prefix saves exceeds the attention work
 // joining adds (a tree computes all S × S masked scores, a one-input row causal ones), up to 2048
-// tokens a row; a batch whose rows each hold one input runs causally. Off: one causal row per input, lm-eval's
-// computation. Rows are right-padded into batches, longest first (lm-eval's Collator). Metrics: acc = [argmax ll =
-// gold]; acc_norm = [argmax ll/len(choice in code points) = gold]; stderr = sample std / sqrt(n); MMLU groups weight
-// subjects by size with pooled stderr; lambada_openai: perplexity = exp(−mean ll), acc = mean is_greedy (docs/METHOD.md
-// §3.2–3.5).
+// tokens a row; a batch whose rows each hold one input runs causally. Off: one causal row per
+// input, lm-eval's computation. Rows are right-padded into batches, longest first (lm-eval's
+// Collator).
+//
+// Metrics: acc = [argmax ll = gold]; acc_norm = [argmax ll/len(choice in code points) = gold];
+// stderr = sample std / sqrt(n); MMLU groups weight subjects by size with pooled stderr;
+// lambada_openai: perplexity = exp(−mean ll), acc = mean is_greedy (docs/METHOD.md §3.2–3.5).
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>

@@ -2,6 +2,7 @@
 // piece (transformers' modeling_llama / modeling_qwen2 / modeling_gemma3).
 #include "model/model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -268,8 +269,9 @@ Tensor CausalLMImpl::hidden(const TokenTree& tree) {
   const RopeTables global = at(r.first), local = at(r.second);
   const Tensor visible = tree.visible.to(device_).unsqueeze(1);  // [B, 1, S, S]
   // sliding layers: also i − j < W, in positions (a visible j is an ancestor: pos_j ≤ pos_i)
-  const Tensor near = (pos.unsqueeze(2) - pos.unsqueeze(1)).lt(cfg_.sliding_window).unsqueeze(1);
-  const Tensor windowed = visible.logical_and(near);
+  Tensor windowed;
+  if (std::find(cfg_.layer_is_sliding.begin(), cfg_.layer_is_sliding.end(), true) != cfg_.layer_is_sliding.end())
+    windowed = visible.logical_and((pos.unsqueeze(2) - pos.unsqueeze(1)).lt(cfg_.sliding_window).unsqueeze(1));
   Tensor h = embed(ids);
   for (int64_t i = 0; i < cfg_.num_layers; ++i) {
     DecoderLayer& layer = model->layer_list[static_cast<size_t>(i)];
