@@ -1,6 +1,7 @@
 // fs_util.cpp — see fs_util.h.
 #include "base/fs_util.h"
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -151,7 +152,9 @@ void write_file_atomic(const std::string& path, const std::function<void(FileWri
   std::string tmp_name = ".";
   tmp_name += target.filename().string();
   tmp_name += ".tmp.";
-  tmp_name += std::to_string(::getpid());
+  // <pid>.<n>: unique per writer, threads of one process included (ranks run as threads in tests)
+  static std::atomic<uint64_t> serial{0};
+  tmp_name += std::to_string(::getpid()) + "." + std::to_string(serial++);
   std::string tmp = (dir / tmp_name).string();
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) fail("%s: cannot create temporary file %s: %s", path.c_str(), tmp.c_str(), std::strerror(errno));

@@ -140,7 +140,8 @@ void remove_orphaned_temporaries(const std::string& path) {
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     const std::string name = e.path().filename().string();
     if (name.rfind(prefix, 0) != 0) continue;
-    const std::string pid = name.substr(prefix.size());
+    const std::string suffix = name.substr(prefix.size());  // <pid>.<n> (write_file_atomic)
+    const std::string pid = suffix.substr(0, suffix.find('.'));
     if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
     if (!fs::exists("/proc/" + pid, ec)) fs::remove(e.path(), ec);
   }

@@ -375,7 +375,7 @@ void Trainer::start(const PriorFn& make_prior) {
   data_ = std::make_unique<BlockSampler>(load_training_data(tok_, o_, source_, rank_), uint64_t(ctx_.seed));
   const int64_t consumed = o_.steps * o_.global_batch;
   if (main_rank_) {
-    log::out(format_table("LEAP training data", data_->data().summary(consumed)));
+    if (log::level() <= log::Level::info) log::out(format_table("LEAP training data", data_->data().summary(consumed)));
     if (data_->data().epochs(consumed) > 1.0)
       LEAP_WARN(
           "LEAP will read its training text %.3g times (%lld steps x %lld sequences of %lld tokens, %lld blocks): more "

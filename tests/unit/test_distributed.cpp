@@ -8,9 +8,11 @@
 
 #include "base/error.h"
 #include "base/fs_util.h"
+#include "base/log.h"
 #include "io/model_path.h"
 #include "leap/bucketed_adamw.h"
 #include "leap/distributed.h"
+#include "leap/final_mask.h"
 #include "leap/memory_model.h"
 #include "leap/trainer.h"
 #include "prune/calibration.h"
@@ -189,6 +191,14 @@ TEST(BucketedAdamW, Bfloat16LogitsAccumulateGradientsInFloat32) {
   EXPECT_EQ(opt.state_bytes(), (2 + 4 + 4 + 8) * 22);
 }
 
+// Warnings only while it lives: the training tables and step lines of a dozen runs would push a
+// failure's message out of the part of the log a CI summary shows.
+struct QuietLog {
+  log::Level saved = log::level();
+  QuietLog() { log::set_level(log::Level::warn); }
+  ~QuietLog() { log::set_level(saved); }
+};
+
 TrainOptions tiny_dp_run() {  // at --sparsity 0.5 (TrainContext's default)
   TrainOptions o;
   o.steps = 5;
@@ -228,20 +238,33 @@ LeapResult run_on_ranks(int world, const TrainOptions& o, const std::string& dir
   return res[0];
 }
 
+// θ equal within atol, and the final masks equal except where θ lies within the θ differences of
+// the budget's threshold: sums over ranks round in another order than in one process, so a weight
+// tied with the k-th largest θ to within that rounding may fall on either side of it.
 void expect_same_training(const LeapResult& a, const LeapResult& b, const std::string& what, double atol = 1e-5) {
   double mx = 0;
   for (size_t i = 0; i < a.theta.size(); ++i) {
     EXPECT_TRUE(test::allclose(a.theta[i], b.theta[i], atol)) << what << ", linear " << i;
     mx = std::max(mx, (a.theta[i] - b.theta[i]).abs().max().item<double>());
   }
-  int64_t differ = 0;
-  for (const auto& [name, keep] : a.keep) differ += (keep != b.keep.at(name)).sum().item<int64_t>();
-  EXPECT_EQ(differ, 0) << what << ": final masks differ in " << differ << " weights";
-  std::printf("[ %s ] max |theta diff| vs one process = %.3g, final-mask differences = %lld\n", what.c_str(), mx,
-              (long long)differ);
+  int64_t differ = 0, kept = 0;
+  for (const auto& [name, keep] : a.keep) {
+    differ += (keep != b.keep.at(name)).sum().item<int64_t>();
+    kept += keep.sum().item<int64_t>();
+  }
+  const double thr = kth_largest(a.theta, kept), band = 2 * mx + 1e-7;
+  int64_t near = 0;
+  for (const auto& th : a.theta) near += ((th - thr).abs() <= band).sum().item<int64_t>();
+  EXPECT_LE(differ, near) << what << ": final masks differ in " << differ << " weights, only " << near
+                          << " θ lie within " << band << " of the threshold " << thr;
+  std::printf(
+      "[ %s ] max |theta diff| vs one process = %.3g, final-mask differences = %lld (θ within %.2g of the "
+      "threshold: %lld)\n",
+      what.c_str(), mx, (long long)differ, band, (long long)near);
 }
 
 TEST(Distributed, LeapOnTwoAndThreeRanksEqualsOneProcess) {
+  QuietLog quiet;
   std::string dir = resolve_model("stories260k").dir;
   auto tok = load_tokenizer(dir);
   auto prior = test::wanda_prior(dir, *tok, 0.5, 4, 64);
@@ -273,6 +296,7 @@ TEST(Distributed, LeapOnTwoAndThreeRanksEqualsOneProcess) {
 }
 
 TEST(Distributed, CheckpointOfTwoShardedRanksResumesOnOne) {
+  QuietLog quiet;
   std::string dir = resolve_model("stories260k").dir;
   auto tok = load_tokenizer(dir);
   auto prior = test::wanda_prior(dir, *tok, 0.5, 4, 64);
