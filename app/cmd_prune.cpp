@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/progress.h"
 #include "base/sha256.h"
+#include "cmd_apply_mask.h"
 #include "eval/evaluate.h"
 #include "eval/ppl.h"
 #include "io/hf_config.h"
@@ -27,6 +28,7 @@
 #include "model/hf_export.h"
 #include "prune/calibration.h"
 #include "prune/layerwise.h"
+#include "prune/owl.h"
 #include "prune/sparsity_summary.h"
 #include "text/tokenizer.h"
 
@@ -110,6 +112,22 @@ PruneRun resolve_run(PruneArgs& o) {
                "--method %s updates the weights itself; --reconstruct is for the masks of leap, wanda and magnitude",
                o.method.c_str());
   }
+  LEAP_CHECK(o.owl_m >= 0 && o.owl_lambda >= 0 && ((o.owl_m > 0) == (o.owl_lambda > 0)),
+             "--owl_m and --owl_lambda go together, both positive (got %g and %g; llm-compressor's OWL needs both too)",
+             o.owl_m, o.owl_lambda);
+  if (o.owl_m > 0) {
+    LEAP_CHECK(r.pattern.unstructured(), "--owl_m: OWL allocates unstructured sparsity (N:M fixes every block's)");
+    LEAP_CHECK(o.sparsity - 2 * o.owl_lambda >= 0 && o.sparsity + 2 * o.owl_lambda <= 1,
+               "--owl_lambda %g: the block sparsities, within --sparsity ± 2 x owl_lambda (prune/owl.h), must lie in "
+               "[0, 1] (--sparsity %g)",
+               o.owl_lambda, o.sparsity);
+  }
+  // a mask file rebuilds the model only where the method selected weights without changing them
+  LEAP_CHECK(
+      o.save_mask.empty() || ((r.leap || o.method == "wanda" || o.method == "magnitude") && o.reconstruct.empty()),
+      "--save_mask: --method %s%s updates the kept weights, so a mask alone cannot rebuild the pruned model; "
+      "use --save_model",
+      o.method.c_str(), o.reconstruct.empty() ? "" : (" with --reconstruct " + o.reconstruct).c_str());
   if (r.denv.distributed() && r.leap) o.dist_backend = resolve_dist_backend(o.dist_backend, r.dev.is_cuda());
   return r;
 }
@@ -150,7 +168,7 @@ void reconstruct_weights(CausalLM& m, const PruneArgs& o, const PruneRun& r, con
 std::vector<std::unique_ptr<OutputLock>> lock_outputs(const PruneArgs& o, int rank) {
   std::vector<std::unique_ptr<OutputLock>> locks;
   if (rank != 0) return locks;
-  for (const std::string* p : {&o.save_model, &o.leap.ckpt_dir, &o.output_path})
+  for (const std::string* p : {&o.save_model, &o.save_mask, &o.leap.ckpt_dir, &o.output_path})
     if (!p->empty()) locks.push_back(std::make_unique<OutputLock>(*p));
   return locks;
 }
@@ -158,7 +176,7 @@ std::vector<std::unique_ptr<OutputLock>> lock_outputs(const PruneArgs& o, int ra
 // leap_sparsity.json / --output_path: what was run on which data, and what it achieved.
 ojson prune_report(PruneArgs& o, const PruneRun& r, const CalibData& calib, const ojson& sparsity, double seconds,
                    const ojson& training) {
-  const bool magnitude = o.method == "magnitude" && o.reconstruct.empty();  // no calibration data read
+  const bool magnitude = o.method == "magnitude" && o.reconstruct.empty() && o.owl_m <= 0;  // no calibration read
   return {{"leap_version", version()},
           {"git_sha", kGitSha},
           {"libtorch", TORCH_VERSION},
@@ -235,16 +253,30 @@ void run_prune(PruneArgs& o) {
   // the layer-wise methods and LEAP's Wanda prior (drawn even when resuming: cheap, and its sha256
   // goes in the report); only rank 0 computes the prior
   CalibData calib;
-  if ((o.method != "magnitude" || !o.reconstruct.empty()) && !(comm && !comm->main())) {
+  if ((o.method != "magnitude" || !o.reconstruct.empty() || o.owl_m > 0) && !(comm && !comm->main())) {
     calib = load_calibration(*tok, o.calib_data, o.nsamples, o.calib_seqlen, uint64_t(o.seed), o.calib_split,
                              o.leap.text_field);
     LEAP_INFO("calibration: %lld x %lld tokens from %s (%s, %lld documents, sha256 %.12s)", (long long)o.nsamples,
               (long long)o.calib_seqlen, calib.path.c_str(), calib.format.c_str(), (long long)calib.documents,
               calib.sha256.c_str());
   }
-  const LayerwiseOptions lo = layerwise_options(o, r);
+  LayerwiseOptions lo = layerwise_options(o, r);
+  ojson owl = nullptr;
+  if (o.owl_m > 0 && calib.ids.defined()) {  // per-block sparsities from the dense model (prune/owl.h)
+    const OwlAllocation oa = owl_allocation(m, calib.ids, o.sparsity, o.owl_m, o.owl_lambda, o.batch_size);
+    lo.block_sparsity = oa.block_sparsity;
+    std::string line;
+    for (size_t i = 0; i < oa.block_sparsity.size(); ++i)
+      line += strformat("%s%zu: %.4f (%.2f%%)", i ? ", " : "", i, oa.block_sparsity[i], oa.outlier_pct[i]);
+    LEAP_INFO("OWL block sparsities (outlier ratio) for M=%g, lambda=%g: %s", o.owl_m, o.owl_lambda, line.c_str());
+    owl = {{"owl_m", o.owl_m},
+           {"owl_lambda", o.owl_lambda},
+           {"block_sparsity", oa.block_sparsity},
+           {"outlier_pct", oa.outlier_pct}};
+  }
   Stopwatch timer;
   ojson training = nullptr;
+  std::map<std::string, torch::Tensor> keep;  // the final keep masks by linear name
   if (r.leap) {
     // the prior: Wanda at the target sparsity on a separate copy (docs/METHOD.md §1.3); the weights
     // trained against are the original dense ones
@@ -257,9 +289,10 @@ void run_prune(PruneArgs& o) {
     training = lr.summary;
     if (!lr.finished) return;           // --max_steps_per_run: a checkpoint was written, nothing else
     if (comm && !comm->main()) return;  // rank 0 evaluates and writes the outputs
-    if (!o.reconstruct.empty()) reconstruct_weights(m, o, r, calib, lr.keep);
+    keep = std::move(lr.keep);
+    if (!o.reconstruct.empty()) reconstruct_weights(m, o, r, calib, keep);
   } else {
-    std::map<std::string, torch::Tensor> keep = prune_layerwise(m, calib.ids, lo);
+    keep = prune_layerwise(m, calib.ids, lo);
     if (!o.reconstruct.empty()) reconstruct_weights(m, o, r, calib, keep);
   }
   const double seconds = timer.seconds();
@@ -269,7 +302,21 @@ void run_prune(PruneArgs& o) {
             (long long)sp["params"].get<int64_t>(), o.sparsity, r.pattern.str().c_str());
 
   ojson report = prune_report(o, r, calib, sp, seconds, training);
+  if (!owl.is_null()) report["owl"] = owl;
   evaluate_pruned(m, *tok, o, r, report);
+  if (!o.save_mask.empty()) {
+    const ojson meta = {{"method", o.method},
+                        {"sparsity", o.sparsity},
+                        {"pattern", r.pattern.str()},
+                        {"base_model", r.rm.dir},
+                        {"achieved_sparsity", sp["overall"]},
+                        {"leap_version", version()},
+                        {"git_sha", kGitSha}};
+    save_mask_file(o.save_mask, mask_entries(r.rm.dir, keep), nlohmann::json::parse(meta.dump()));
+    LEAP_INFO("wrote the 1-bit mask file %s (%s)", o.save_mask.c_str(),
+              strformat("%.2f MiB", double(fs::file_size(o.save_mask)) / (1024.0 * 1024.0)).c_str());
+    report["mask_file"] = o.save_mask;
+  }
   if (!o.save_model.empty()) {
     export_hf_model(m, r.rm.dir, o.save_model, report);
     LEAP_INFO("wrote %s", o.save_model.c_str());

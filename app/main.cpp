@@ -8,6 +8,7 @@
 
 #include "base/error.h"
 #include "base/log.h"
+#include "cmd_apply_mask.h"
 #include "cmd_eval.h"
 #include "cmd_inspect.h"
 #include "cmd_prune.h"
@@ -88,6 +89,7 @@ int main(int argc, char** argv) {
   leap::PruneArgs prune_o;
   leap::EvalArgs eval_o;
   leap::ReportArgs report_o;
+  leap::ApplyMaskArgs apply_o;
   CLI::App* eval =
       add_command(&app, "eval", "perplexity and zero-shot accuracy, scored as lm-evaluation-harness", eval_o);
   CLI::App* report = add_command(&app, "report", "comparison table (Markdown/CSV) of leap eval result files", report_o);
@@ -95,6 +97,9 @@ int main(int argc, char** argv) {
       &app, "prune",
       "prune a model with LEAP (the default) or a layer-wise method (magnitude, wanda, sparsegpt, admm) and save it",
       prune_o);
+  CLI::App* apply_mask =
+      add_command(&app, "apply-mask",
+                  "rebuild a pruned model from its dense base and a 1-bit mask file (leap's or mask.npz)", apply_o);
   CLI::App* inspect = app.add_subcommand(
       "inspect", "look inside a model: logits, architecture, tokenizer, sparsity; and at training data");
   inspect->require_subcommand(1);
@@ -128,6 +133,8 @@ int main(int argc, char** argv) {
       leap::run_eval(eval_o);
     else if (*report)
       leap::run_report(report_o);
+    else if (*apply_mask)
+      leap::run_apply_mask(apply_o);
   } catch (const leap::Error& e) {
     leap::log::error(e.what());
     return 1;

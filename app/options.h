@@ -97,6 +97,7 @@ struct PruneArgs {
   int64_t calib_seqlen = 2048;
   int64_t seed = 0;
   std::string save_model;
+  std::string save_mask;
   std::string device = "auto";
   std::string dtype;  // default: float32 on CPU, bfloat16 on CUDA
   int64_t batch_size = 8;
@@ -109,6 +110,8 @@ struct PruneArgs {
   int64_t admm_iterative_prune = 15;
   bool admm_gradual = false;
   std::string reconstruct;  // "" | sparsegpt | admm
+  double owl_m = 0;         // OWL outlier threshold (× mean); 0: one sparsity for every block
+  double owl_lambda = 0;    // OWL: block sparsities within ±λ of --sparsity
   std::string eval_ppl_file;
   int64_t eval_seqlen = 4096;  // as leap eval --seqlen
   std::string output_path;
@@ -136,6 +139,10 @@ struct PruneArgs {
     v("calib_seqlen", calib_seqlen, "tokens per calibration sequence", false);
     v("seed", seed, "seed of the calibration sampling, LEAP's initial logits, data order and mask noise", false);
     v("save_model", save_model, "write the pruned model as an HF folder here", false);
+    v("save_mask", save_mask,
+      "write the keep masks as a 1-bit mask file (safetensors, with the base weights' sha256) here; leap apply-mask "
+      "rebuilds the model from it (masks that select weights only: leap, wanda, magnitude without --reconstruct)",
+      false);
     v("device", device, "cpu | cuda | cuda:N | auto", false);
     v("dtype", dtype, "model dtype (default float32 on CPU, bfloat16 on CUDA)", false);
     v("batch_size", batch_size, "calibration sequences per forward pass", false);
@@ -153,6 +160,13 @@ struct PruneArgs {
       "sparsegpt | admm: after the mask is chosen (leap, wanda, magnitude), update the kept weights block by block "
       "on the calibration data with the mask held fixed (the sparsity does not change)",
       false);
+    v("owl_m", owl_m,
+      "OWL: per-block sparsity from the share of weights whose |W|·‖X‖ exceeds owl_m × the block's mean (as "
+      "llm-compressor's sparsity_profile=\"owl\"; the paper uses 5); 0: off. For every layer-wise method and LEAP's "
+      "prior",
+      false);
+    v("owl_lambda", owl_lambda,
+      "OWL: the block sparsities span 2 x owl_lambda around --sparsity, their mean (the paper uses 0.08)", false);
     v("eval_ppl_file", eval_ppl_file, "after pruning, report perplexity on this text file", false);
     v("eval_seqlen", eval_seqlen,
       "window length of --eval_ppl_file and --eval_tasks perplexities (as leap eval --seqlen; a preset's eval_seqlen)",
@@ -185,6 +199,23 @@ struct EvalArgs {
     v("device", device, "cpu | cuda | cuda:N | auto", false);
     v("dtype", dtype, "model dtype (default float32 on CPU, bfloat16 on CUDA)", false);
     v("output_path", output_path, "write lm-eval-shaped results JSON here", false);
+  }
+  std::set<std::string> given;
+};
+
+// `leap apply-mask`: a dense model and a mask file (leap's, or the reference's mask.npz) → the
+// pruned model.
+struct ApplyMaskArgs {
+  std::string model;
+  std::string mask;
+  std::string save_model;
+  std::string output_path;
+  template <class V>
+  void visit(V& v) {
+    v("model", model, "the dense base model the mask was made for (folder, HF repo id or short name)", true);
+    v("mask", mask, "mask file: leap prune --save_mask output, or a LEAP/PATCH release's mask.npz", true);
+    v("save_model", save_model, "write the pruned model as an HF folder here", true);
+    v("output_path", output_path, "also write the JSON report (mask, checks, sparsity) here", false);
   }
   std::set<std::string> given;
 };

@@ -29,6 +29,7 @@ find_package(nlohmann_json 3.10 REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(BZip2 REQUIRED)  # HellaSwag's staged file is .bz2
+find_package(ZLIB REQUIRED)   # mask.npz members are deflated
 
 # sentencepiece ships a pkg-config file, no CMake package.
 find_package(PkgConfig REQUIRED)

@@ -20,7 +20,7 @@ CXX=clang++ cmake -S "$root/tests/fuzz" -B "$bf" -G Ninja -DCMAKE_BUILD_TYPE=Rel
 cmake --build "$bf" > "$bf/build.log" 2>&1 || { tail -30 "$bf/build.log"; exit 1; }
 
 # ---- seed corpora (rebuilt each run from the sources; small: headers and first lines only)
-seeds="$bf/seeds"; rm -rf "$seeds"; mkdir -p "$seeds"/{safetensors,config,tokenizer_json,sentencepiece,task_data,recipe}
+seeds="$bf/seeds"; rm -rf "$seeds"; mkdir -p "$seeds"/{safetensors,config,tokenizer_json,sentencepiece,task_data,recipe,npz}
 shared="$root/../shared/data"
 python3 - "$root" "$seeds" "$shared" <<'EOF'
 import glob, json, os, struct, sys
@@ -68,12 +68,30 @@ w("task_data", "hellaswag", b"\5" + json.dumps({"ctx": "A man is", "endings": ["
 w("task_data", "text", b"\6" + head(f"{root}/data/wikitext-2/wikitext-test.txt", 20))
 for p in glob.glob(f"{root}/configs/recipes/*.json"):
     w("recipe", os.path.basename(p), open(p, "rb").read())
+# .npz as np.savez / np.savez_compressed lay them out: .npy v1 members (packed bits, int64 shape,
+# a UTF-32 JSON string), stored and deflated; and the test fixtures' real NumPy archives
+import io, zipfile
+def npy(descr, shape, data):
+    h = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape)
+    h += " " * ((64 - (10 + len(h) + 1) % 64) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode() + data
+meta = '{"sparsity": 0.5}'
+members = {"w.npy": npy("|u1", "(2,)", b"\xb1\xc0"), "w.__shape__.npy": npy("<i8", "(2,)", struct.pack("<2q", 2, 6)),
+           "__meta__.npy": npy("<U%d" % len(meta), "()", meta.encode("utf-32-le"))}
+for name, method in (("stored", zipfile.ZIP_STORED), ("deflated", zipfile.ZIP_DEFLATED)):
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", compression=method) as z:
+        for k, v in members.items():
+            z.writestr(k, v)
+    w("npz", name, b.getvalue())
+for p in glob.glob(f"{root}/build/fixtures/masks/odd.npz"):
+    w("npz", "odd", open(p, "rb").read())
 EOF
 
-declare -A maxlen=([safetensors]=16384 [config]=8192 [tokenizer_json]=65536 [sentencepiece]=16384 [task_data]=8192 [recipe]=4096)
+declare -A maxlen=([safetensors]=16384 [config]=8192 [tokenizer_json]=65536 [sentencepiece]=16384 [task_data]=8192 [recipe]=4096 [npz]=8192)
 status=0
 printf "| fuzz target | seconds | executions | corpus | findings |\n|---|---:|---:|---:|---|\n"
-for t in safetensors config tokenizer_json sentencepiece task_data recipe; do
+for t in safetensors config tokenizer_json sentencepiece task_data recipe npz; do
   corpus="$bf/corpus/$t"; reg="$root/tests/fuzz/regressions/$t"
   mkdir -p "$corpus" "$reg" "$bf/artifacts"
   log="$bf/$t.log"

@@ -19,7 +19,7 @@ log() { [[ $quiet == 1 ]] || echo "[setup] $*" >&2; }
 # ---- Debian packages --------------------------------------------------------------------------
 apt_pkgs=(build-essential cmake ninja-build pkg-config git python3-venv
           libsentencepiece-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
-          libgtest-dev libgmock-dev libbz2-dev libgloo-dev)
+          libgtest-dev libgmock-dev libbz2-dev zlib1g-dev libgloo-dev)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

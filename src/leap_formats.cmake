@@ -13,6 +13,7 @@ add_library(leap_formats STATIC
   ${_leap_src}/io/hf_config.cpp
   ${_leap_src}/io/hf_hub.cpp
   ${_leap_src}/io/model_path.cpp
+  ${_leap_src}/io/npz.cpp
   ${_leap_src}/io/safetensors.cpp
   ${_leap_src}/text/regex.cpp
   ${_leap_src}/text/tokenizer.cpp
@@ -21,5 +22,5 @@ add_library(leap_formats STATIC
   ${_leap_src}/text/unicode.cpp
   ${_leap_src}/eval/task_data.cpp)
 target_include_directories(leap_formats PUBLIC ${_leap_src})
-target_link_libraries(leap_formats PUBLIC nlohmann_json::nlohmann_json PRIVATE leap_sentencepiece BZip2::BZip2)
+target_link_libraries(leap_formats PUBLIC nlohmann_json::nlohmann_json PRIVATE leap_sentencepiece BZip2::BZip2 ZLIB::ZLIB)
 set_target_properties(leap_formats PROPERTIES POSITION_INDEPENDENT_CODE ON)

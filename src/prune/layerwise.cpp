@@ -32,6 +32,8 @@ std::map<std::string, torch::Tensor> prune_layerwise(CausalLM& m, const torch::T
   const int64_t n_layers = m->config().num_layers;
   std::map<std::string, torch::Tensor> masks;
   const bool calibrated = o.method != "magnitude";
+  LEAP_CHECK(o.block_sparsity.empty() || int64_t(o.block_sparsity.size()) == n_layers,
+             "%zu block sparsities for a model of %lld blocks", o.block_sparsity.size(), (long long)n_layers);
 
   torch::Tensor hidden;  // [N, L, H]: inputs of the current block
   std::pair<RopeTables, RopeTables> rope;
@@ -97,7 +99,7 @@ std::map<std::string, torch::Tensor> prune_layerwise(CausalLM& m, const torch::T
         keep = it->second.to(torch::kBool).to(dev);
         pruners[k]->reconstruct(W, keep);
       } else {
-        keep = pruners[k]->prune(W, o.sparsity, o.pattern);
+        keep = pruners[k]->prune(W, o.block_sparsity.empty() ? o.sparsity : o.block_sparsity[size_t(li)], o.pattern);
       }
       masks[block[k].name] = keep.to(torch::kCPU);
       block_zeros += double(keep.numel() - keep.sum().item<int64_t>());

@@ -21,6 +21,7 @@ namespace leap {
 struct LayerwiseOptions {
   std::string method = "wanda";  // magnitude | wanda | sparsegpt | admm
   double sparsity = 0.5;
+  std::vector<double> block_sparsity;  // per decoder block (OWL, prune/owl.h); empty: `sparsity` everywhere
   SparsityPattern pattern;
   PrunerOptions pruner;
   int64_t batch = 8;  // calibration sequences per forward pass

@@ -24,11 +24,7 @@ namespace leap {
 namespace {
 namespace fs = std::filesystem;
 
-void put(const std::string& path, const std::string& bytes) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream f(path, std::ios::binary);
-  f.write(bytes.data(), std::streamsize(bytes.size()));
-}
+using test::put;
 
 std::string st_bytes(const std::string& header, const std::string& data, int64_t len = -1) {
   uint64_t n = len >= 0 ? uint64_t(len) : header.size();
