@@ -96,6 +96,12 @@ MemoryEstimate estimate_memory(const ModelConfig& c, const MemoryInputs& in, int
   fixed("cross-entropy (one chunk of logits, the hidden-state gradient)",
         chunk * double(c.vocab_size) * (12.0 + (c.final_logit_softcapping ? 4 : 0) + (act_b == 4 ? 0 : act_b)) +
             tokens * H * act_b);
+  // distillation (lm_loss.h): the teacher's last hidden states for every token, and per chunk its
+  // float32 logits, p_t and the student's τ-softmax (three more chunks of logits; top-k keeps the
+  // same full-width p_t)
+  if (in.distill)
+    fixed("distillation (teacher hidden states, three chunks of logits)",
+          tokens * H * act_b + chunk * double(c.vocab_size) * 12.0);
   // CUDA (composite ops, one linear at a time): uniform noise and logistic terms while sampling; W⊙M,
   // dL/d(W⊙M), dL/dM and dL/dθ in backward. CPU (fused loops, pooled buffers): W⊙M and dL/d(W⊙M) per
   // distinct linear size, dL/dθ (float32 for either mask dtype) in place.
@@ -129,6 +135,7 @@ std::string memory_estimate_table(const ModelConfig& c, const std::string& sourc
   in.cuda = cuda;
   in.autocast = cuda && model_dtype_bytes == 4;
   in.bucket_mib = o.bucket_mib;
+  in.distill = o.distill_weight > 0;
   MemoryEstimate e = estimate_memory(c, in, plan.nsamples, plan.calib_seqlen);
   std::ostringstream s;
   s << strformat("memory estimate per rank (leap prune --dry_run) for %s\n", source.c_str());

@@ -24,6 +24,7 @@ struct MemoryInputs {
   bool cuda = true;          // runtime constant: CUDA context vs CPU libraries
   bool autocast = false;     // float32 model under bf16 autocast: activations in 2 bytes
   double bucket_mib = 25.0;  // gradient bucket target (the optimizer's scratch is one bucket slice)
+  bool distill = false;      // --distill_weight > 0: the teacher's hidden states and logits
 };
 
 struct MemoryTerm {

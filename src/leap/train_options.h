@@ -27,6 +27,8 @@ struct TrainOptions {
   double sparse_reg = 7.0, weight_reg = 10.0;
   double tau_start = 4.0, tau_end = 0.05, kappa_start = 25.0, kappa_end = 350.0;
   double prior_strength = 3.0, init_std = 0.014;
+  double distill_weight = 0.0, distill_temperature = 1.0;  // dense-teacher distillation (0: off)
+  int64_t distill_topk = 0;                                // teacher logits kept per position (0: all)
   std::string final_mask = "exact";
   int64_t log_every = 10;
   std::string log_file;
@@ -73,6 +75,12 @@ struct TrainOptions {
     v("tau_end", tau_end, "LEAP: temperature at step T", false);
     v("kappa_start", kappa_start, "LEAP: logit scale at step 0", false);
     v("kappa_end", kappa_end, "LEAP: logit scale at step T", false);
+    v("distill_weight", distill_weight,
+      "LEAP: a in (1 - a) CE + a T^2 KL(teacher || student), the teacher the same frozen weights unmasked (0: off)",
+      false);
+    v("distill_temperature", distill_temperature, "LEAP: distillation temperature T", false);
+    v("distill_topk", distill_topk,
+      "LEAP: keep the teacher's k largest logits per position, renormalised (0: the whole vocabulary)", false);
     v("prior_strength", prior_strength, "LEAP: Wanda prior strength (in std of the initial logits)", false);
     v("init_std", init_std, "LEAP: std of the initial logits", false);
     v("final_mask", final_mask, "LEAP: exact (global top-k at the budget) | threshold (keep theta > 0)", false);

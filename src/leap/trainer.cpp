@@ -102,6 +102,10 @@ void check_options(const TrainOptions& o, int W) {
              "number of micro-batches",
              (long long)o.global_batch, (long long)o.micro_batch, W);
   LEAP_CHECK(o.final_mask == "exact" || o.final_mask == "threshold", "--final_mask must be exact or threshold");
+  LEAP_CHECK(o.distill_weight >= 0 && o.distill_weight <= 1, "--distill_weight must lie in [0, 1] (got %g)",
+             o.distill_weight);
+  LEAP_CHECK(o.distill_temperature > 0, "--distill_temperature must be positive (got %g)", o.distill_temperature);
+  LEAP_CHECK(o.distill_topk >= 0, "--distill_topk must be 0 (all) or positive (got %lld)", (long long)o.distill_topk);
   if ((o.save_every > 0 || o.resume || o.max_steps_per_run > 0) && o.ckpt_dir.empty())
     fail("--save_every / --resume / --max_steps_per_run need --ckpt_dir (or --save_model)");
 }
@@ -292,7 +296,7 @@ std::string locate_non_finite(CausalLM& m, MaskedLinears& L, const std::vector<L
 
 // Sums of one optimizer step's micro-batches (over all ranks after reduce()).
 struct StepSums {
-  double ce = 0, density = 0, reward = 0;
+  double ce = 0, density = 0, reward = 0, kl = 0;  // kl: distillation (0 when off)
 };
 
 class Trainer {
@@ -428,6 +432,11 @@ void Trainer::micro_batch(int64_t t, int64_t a, const Tensor& x, double kappa, d
     at::autocast::set_autocast_enabled(at::kCUDA, true);
     at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
   }
+  Tensor ht;  // the dense teacher's last hidden states: no mask is set yet, no graph is kept
+  if (o_.distill_weight > 0) {
+    torch::NoGradGuard ng;
+    ht = m_->hidden(x);
+  }
   Tensor h = m_->embed(x);
   for (int64_t li = 0; li < m_->config().num_layers; ++li) {
     const std::vector<size_t>& idx = L_.of_block[size_t(li)];
@@ -442,14 +451,26 @@ void Trainer::micro_batch(int64_t t, int64_t a, const Tensor& x, double kappa, d
   }
   // mean CE of positions 0..L−2 predicting tokens 1..L−1 (the last position predicts nothing), the
   // LM head chunk by chunk: no [b, L−1, V] logits tensor
-  Tensor ce = next_token_cross_entropy(m_, h.slice(1, 0, o_.seqlen - 1), x.slice(1, 1));
+  Tensor ce;  // the loss this micro-batch trains on: CE, or (1 − a)·CE + a·τ²·KL when distilling
+  double ce_v = 0, kl_v = 0;
+  if (o_.distill_weight > 0) {
+    DistillLoss dl =
+        next_token_distill_loss(m_, h.slice(1, 0, o_.seqlen - 1), x.slice(1, 1), ht.slice(1, 0, o_.seqlen - 1),
+                                o_.distill_weight, o_.distill_temperature, o_.distill_topk);
+    ce = dl.loss;
+    ce_v = dl.ce;
+    kl_v = dl.kl;
+  } else {
+    ce = next_token_cross_entropy(m_, h.slice(1, 0, o_.seqlen - 1), x.slice(1, 1));
+    ce_v = ce.item<double>();
+  }
+  ht = Tensor();
   if (autocast_) {
     at::autocast::set_autocast_enabled(at::kCUDA, false);
     at::autocast::clear_cache();
   }
   Tensor loss = ce / double(reg_.grad_acc);  // its backward: the CE part; the regulariser's comes with it
-  const double ce_v = ce.item<double>();
-  if (!std::isfinite(ce_v) || !std::isfinite(mb.reg))
+  if (!std::isfinite(ce_v) || !std::isfinite(kl_v) || !std::isfinite(mb.reg))
     fail(
         "LEAP step %lld, micro-batch %lld%s: non-finite loss (CE %g), first non-finite values %s; stopping (the "
         "last checkpoint, if any, is kept)",
@@ -459,6 +480,7 @@ void Trainer::micro_batch(int64_t t, int64_t a, const Tensor& x, double kappa, d
   for (auto& l : L_.all) l.linear->mask = LinearMask();
   if (o_.grad_checkpoint) release_recomputed_blocks();  // their backward has run
   sums.ce += ce_v;
+  sums.kl += kl_v;
   sums.density += mb.density;
   sums.reward += mb.reward;
 }
@@ -476,10 +498,11 @@ void Trainer::step(int64_t t, double kappa, double tau, double lr) {
   opt_->finish_reduction();  // θ gradients summed over ranks (bucket by bucket, overlapping backward)
   if (comm_) {
     Tensor s =
-        torch::tensor({sums.ce, sums.density, sums.reward}, torch::TensorOptions().dtype(torch::kFloat64)).to(dev_);
+        torch::tensor({sums.ce, sums.density, sums.reward, sums.kl}, torch::TensorOptions().dtype(torch::kFloat64))
+            .to(dev_);
     comm_->allreduce_sum(s);
     s = s.cpu();
-    sums = {s[0].item<double>(), s[1].item<double>(), s[2].item<double>()};
+    sums = {s[0].item<double>(), s[1].item<double>(), s[2].item<double>(), s[3].item<double>()};
   }
   const double gnorm = opt_->clip_grad_norm(o_.max_grad_norm);
   if (!std::isfinite(gnorm)) {
@@ -508,10 +531,11 @@ void Trainer::log_step(int64_t t, const StepSums& sums, double gnorm, double kap
   const double hard = double(pos) / reg_.masked, soft = sums.density / double(reg_.grad_acc);
   const double penalty = o_.sparse_reg * std::abs(soft - reg_.target_density);
   const double el = sw_.seconds(), tok_s = double((t + 1 - start_) * o_.global_batch * o_.seqlen) / el;
+  const std::string kl = o_.distill_weight > 0 ? strformat(" | kl %.4f", sums.kl / double(reg_.grad_acc)) : "";
   LEAP_INFO(
-      "step %lld/%lld | ce %.4f | density pen %.4f | soft density %.4f | hard density %.4f | tau %.3f | kappa %.1f | "
+      "step %lld/%lld | ce %.4f%s | density pen %.4f | soft density %.4f | hard density %.4f | tau %.3f | kappa %.1f | "
       "lr %.2e | %.0f tok/s | rss %.0f MiB | eta %s",
-      (long long)(t + 1), (long long)T_, ce_mean, penalty, soft, hard, tau, kappa, lr, tok_s, rss_mib(),
+      (long long)(t + 1), (long long)T_, ce_mean, kl.c_str(), penalty, soft, hard, tau, kappa, lr, tok_s, rss_mib(),
       format_duration(el / double(t + 1 - start_) * double(T_ - t - 1)).c_str());
   ojson per_block = ojson::array();
   for (const auto& idx : L_.of_block) {
@@ -521,6 +545,7 @@ void Trainer::log_step(int64_t t, const StepSums& sums, double gnorm, double kap
   }
   ojson rec = {{"step", t + 1},
                {"ce", ce_mean},
+               {"distill_kl", o_.distill_weight > 0 ? ojson(sums.kl / double(reg_.grad_acc)) : ojson()},
                {"density_penalty", penalty},
                {"soft_density", soft},
                {"hard_density", hard},

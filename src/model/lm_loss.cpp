@@ -71,6 +71,71 @@ struct LinearCrossEntropy : public torch::autograd::Function<LinearCrossEntropy>
   }
 };
 
+// (1 − a)·CE + a·τ²·KL of x Wᵀ against the teacher's xt Wᵀ (both [N, H] after the final norm);
+// outputs: the loss (differentiable), CE and KL (for logs). Gradient formed in forward, as above.
+struct LinearDistill : public torch::autograd::Function<LinearDistill> {
+  static variable_list forward(AutogradContext* ctx, const Tensor& x, const Tensor& w, const Tensor& targets,
+                               const Tensor& xt, double cap, double a, double tau, int64_t topk, int64_t chunk) {
+    const bool grad = x.requires_grad();
+    auto [xc, wc] = head_operands(x, w);
+    Tensor xtc = head_operands(xt, w).first;
+    const int64_t N = x.size(0);
+    Tensor ce = torch::zeros({}, x.options().dtype(torch::kFloat32)), kl = torch::zeros_like(ce);
+    Tensor gx = grad ? torch::empty({N, x.size(1)}, xc.options()) : Tensor();
+    for (int64_t r = 0; r < N; r += chunk) {
+      const int64_t e = std::min(N, r + chunk);
+      Tensor t;
+      Tensor zs = chunk_logits(xc.slice(0, r, e), wc, cap, &t);        // [c, V] student
+      Tensor zt = chunk_logits(xtc.slice(0, r, e), wc, cap, nullptr);  // [c, V] teacher
+      Tensor tgt = targets.slice(0, r, e).unsqueeze(1);                // [c, 1]
+      Tensor lse = torch::logsumexp(zs, 1, true);                      // [c, 1]
+      ce += (lse - zs.gather(1, tgt)).sum();                           // −log p(target)
+      Tensor ls = torch::log_softmax(zs / tau, 1);                     // log p_s at τ
+      Tensor pt;                                                       // p_t, [c, V] (0 off the top-k)
+      if (topk > 0 && topk < zt.size(1)) {
+        auto [v, idx] = torch::topk(zt, topk, 1);
+        Tensor lp = torch::log_softmax(v / tau, 1);  // renormalised over the k
+        kl += (lp.exp() * (lp - ls.gather(1, idx))).sum();
+        pt = torch::zeros_like(zs).scatter_(1, idx, lp.exp());
+      } else {
+        Tensor lp = torch::log_softmax(zt / tau, 1);
+        pt = lp.exp();
+        kl += (pt * (lp - ls)).sum();  // KL(p_t ‖ p_s)
+      }
+      if (!grad) continue;
+      Tensor d = (zs - lse).exp_();                                        // softmax(z_s)
+      d.scatter_add_(1, tgt, torch::full({e - r, 1}, -1.0, d.options()));  // − onehot
+      d.mul_((1 - a) / double(N));
+      d.add_((ls.exp() - pt) * (a * tau / double(N)));  // a·τ²·∂KL/∂z_s = a·τ (p_s − p_t)
+      if (cap > 0) d.mul_(1 - t * t);
+      gx.slice(0, r, e).copy_(torch::mm(d.to(xc.scalar_type()), wc));
+    }
+    if (grad) {
+      ctx->save_for_backward({gx});
+      ctx->saved_data["dtype"] = int64_t(x.scalar_type());
+    }
+    ce /= double(N);
+    kl /= double(N);
+    Tensor loss = ce * (1 - a) + kl * (a * tau * tau);
+    ctx->mark_non_differentiable({ce, kl});
+    return {loss, ce, kl};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list g) {
+    Tensor gx = ctx->get_saved_variables()[0];
+    const auto dtype = static_cast<torch::ScalarType>(ctx->saved_data["dtype"].toInt());
+    return {(gx * g[0].to(gx.scalar_type())).to(dtype),
+            Tensor(),
+            Tensor(),
+            Tensor(),
+            Tensor(),
+            Tensor(),
+            Tensor(),
+            Tensor(),
+            Tensor()};
+  }
+};
+
 double final_cap(const CausalLM& m) {
   return m->config().final_logit_softcapping ? *m->config().final_logit_softcapping : 0.0;
 }
@@ -99,6 +164,25 @@ Tensor next_token_cross_entropy(CausalLM& m, const Tensor& h, const Tensor& targ
   Tensor x = m->model->norm(h).reshape({B * T, h.size(2)});  // the final norm stays in autograd
   return LinearCrossEntropy::apply(x, m->lm_head_weight(), targets.reshape({B * T}).to(h.device()), final_cap(m),
                                    chunk);
+}
+
+DistillLoss next_token_distill_loss(CausalLM& m, const Tensor& h, const Tensor& targets, const Tensor& ht,
+                                    double weight, double temperature, int64_t topk, int64_t chunk) {
+  LEAP_CHECK(h.dim() == 3 && targets.sizes() == h.sizes().slice(0, 2) && ht.sizes() == h.sizes(),
+             "next_token_distill_loss: h and ht [B, T, H], targets [B, T]");
+  LEAP_CHECK(weight >= 0 && weight <= 1 && temperature > 0 && topk >= 0,
+             "distillation: weight in [0, 1], temperature > 0, top-k >= 0 (got %g, %g, %lld)", weight, temperature,
+             (long long)topk);
+  const int64_t B = h.size(0), T = h.size(1);
+  Tensor x = m->model->norm(h).reshape({B * T, h.size(2)});
+  Tensor xt;
+  {
+    torch::NoGradGuard ng;
+    xt = m->model->norm(ht).reshape({B * T, h.size(2)});
+  }
+  variable_list out = LinearDistill::apply(x, m->lm_head_weight(), targets.reshape({B * T}).to(h.device()), xt,
+                                           final_cap(m), weight, temperature, topk, chunk);
+  return {out[0], out[1].item<double>(), out[2].item<double>()};
 }
 
 }  // namespace leap

@@ -8,6 +8,9 @@
 // ([tokens, H]) for backward — the fused linear cross-entropy of Liger-Kernel and Apple's
 // cut-cross-entropy, on LibTorch ops. Under CUDA autocast the LM head runs in the autocast dtype,
 // as the plain linear would.
+// A third, next_token_distill_loss, adds dense-teacher distillation in the same pass: each chunk's
+// teacher logits are formed from the teacher's hidden states beside the student's, and the
+// gradient of the mixed loss is formed at once.
 // Not here: ignore_index, label smoothing, z-loss, a gradient for the LM head weight (leap keeps it
 // frozen).
 #pragma once
@@ -28,5 +31,19 @@ torch::Tensor next_token_nll(CausalLM& m, const torch::Tensor& h, const torch::T
 // F::cross_entropy(m->head(h).to(float32).view({-1, V}), targets.view({-1})); gradient to h only.
 torch::Tensor next_token_cross_entropy(CausalLM& m, const torch::Tensor& h, const torch::Tensor& targets,
                                        int64_t chunk = kLossChunk);
+
+// Distillation from a teacher's last hidden states ht [B, T, H] (no gradient) through the same
+// final norm and LM head:
+//   loss = (1 − a)·CE + a·τ²·KL(p_t ‖ p_s),  p_t = softmax(z_t / τ), p_s = softmax(z_s / τ)
+// (Hinton et al. 2015; KL is the mean over positions). topk > 0 keeps the teacher's k largest
+// logits per position, p_t renormalised over them (memory and noise on large vocabularies).
+// Gradient to h: ∂/∂z_s = (1 − a)(softmax(z_s) − onehot)/N + a·τ(p_s − p_t)/N.
+struct DistillLoss {
+  torch::Tensor loss;     // differentiable scalar
+  double ce = 0, kl = 0;  // the two means, for logs
+};
+DistillLoss next_token_distill_loss(CausalLM& m, const torch::Tensor& h, const torch::Tensor& targets,
+                                    const torch::Tensor& ht, double weight, double temperature, int64_t topk,
+                                    int64_t chunk = kLossChunk);
 
 }  // namespace leap
