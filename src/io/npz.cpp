@@ -49,7 +49,7 @@ void find_central_directory(const uint8_t* p, size_t n, const std::string& path,
   offset = u32(p + end + 16);
   if ((count == 0xFFFF || offset == 0xFFFFFFFF) && end >= 20 && u32(p + end - 20) == kEnd64LocatorSig) {
     const uint64_t e64 = u64(p + end - 20 + 8);
-    if (e64 > n - 56 || u32(p + e64) != kEnd64Sig) fail("%s: broken zip64 end record", path.c_str());
+    if (n < 56 || e64 > n - 56 || u32(p + e64) != kEnd64Sig) fail("%s: broken zip64 end record", path.c_str());
     count = u64(p + e64 + 32);
     offset = u64(p + e64 + 48);
   }
@@ -212,8 +212,9 @@ NpyArray parse_npy(const uint8_t* p, size_t n, const std::string& context) {
   if (n < 10 || std::memcmp(p, kMagic, 6) != 0) fail("%s: not a .npy array (bad magic)", context.c_str());
   const int major = p[6];
   if (major < 1 || major > 3) fail("%s: .npy format version %d is not supported (1–3)", context.c_str(), major);
-  const size_t hlen = major == 1 ? u16(p + 8) : (n >= 12 ? u32(p + 8) : SIZE_MAX);
-  const size_t hstart = major == 1 ? 10 : 12;
+  const size_t hstart = major == 1 ? 10 : 12;  // magic, version, then a 2- or 4-byte header length
+  if (n < hstart) fail("%s: truncated .npy header (%zu bytes)", context.c_str(), n);
+  const size_t hlen = major == 1 ? u16(p + 8) : u32(p + 8);
   if (hlen > n - hstart) fail("%s: .npy header runs past the end of the member", context.c_str());
   const std::string h(reinterpret_cast<const char*>(p + hstart), hlen);
   NpyArray a;

@@ -197,6 +197,8 @@ TEST(MaskFile, NpzArchivesAreReadAndBrokenOnesRefusedNamingTheMember) {
       {"short_data", with(0, npy("|u1", "3,", "\x01\x02")), "holds 2 bytes, but shape and dtype '|u1' need 3"},
       {"huge_shape", with(0, npy("|u1", "1000000000000, 4", "\x01\x02")), "shape is larger than its data"},
       {"bad_magic", with(0, "NUMPY" + std::string(20, ' ')), "bad magic"},
+      // a version-3 header cut inside its 4-byte length (found by fuzz_npz)
+      {"short_v3", with(0, std::string("\x93NUMPY\x03\x04?\x00\x00", 11)), "truncated .npy header (11 bytes)"},
       {"wrong_bytes", with(0, npy("|u1", "1,", "\x01")), "holds 1 bytes, but shape [2, 6] needs 2"},
       {"shape_dtype", with(1, npy("<i4", "2,", i64s({2, 6}).substr(0, 8))), "its shape must be a 1-D int64 array"},
       {"meta_not_json", with(2, npy("<U3", "", utf32("{x:"))), "__meta__ is not JSON"},
