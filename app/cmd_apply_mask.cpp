@@ -36,12 +36,6 @@ std::map<std::string, std::string> checkpoint_keys(const st::Reader& ckpt, const
   return out;
 }
 
-std::string shape_str(at::IntArrayRef s) {
-  std::string out = "[";
-  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + "]";
-}
-
 // Every entry names a decoder linear of the model with the weight's shape, and (leap's files)
 // was made for these weights; returns each entry's linear, in entry order.
 std::vector<Linear> match_entries(const MaskFile& mf, CausalLM& m, const st::Reader& ckpt,
@@ -62,7 +56,7 @@ std::vector<Linear> match_entries(const MaskFile& mf, CausalLM& m, const st::Rea
     const torch::Tensor& w = it->second->weight;
     if (e.keep.sizes() != w.sizes())
       fail("%s: mask \"%s\" has shape %s, but the weight in %s has %s%s", mf.path.c_str(), e.key.c_str(),
-           shape_str(e.keep.sizes()).c_str(), model_dir.c_str(), shape_str(w.sizes()).c_str(), made_for.c_str());
+           shape_str(e.keep.sizes().vec()).c_str(), model_dir.c_str(), shape_str(w.sizes().vec()).c_str(), made_for.c_str());
     if (!e.weights_sha256.empty() && weights_sha256(ckpt, keys.at(name)) != e.weights_sha256) foreign.push_back(e.key);
     out.push_back(it->second);
   }

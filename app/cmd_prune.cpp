@@ -60,7 +60,9 @@ void dry_run(PruneArgs& o) {
   const bool cuda =
       o.device.rfind("cuda", 0) == 0 || ((o.device == "auto" || o.device.empty()) && torch::cuda::is_available());
   torch::Dtype dt = o.dtype.empty() ? (cuda ? torch::kBFloat16 : torch::kFloat32) : parse_dtype(o.dtype);
-  MemoryPlan plan{o.nsamples, o.calib_seqlen, o.gpu_memory_gib, int(torch::elementSize(dt)), denv.world, cuda};
+  const SparsityPattern pattern = parse_sparsity_type(o.sparsity_type);
+  MemoryPlan plan{o.nsamples, o.calib_seqlen, o.gpu_memory_gib, int(torch::elementSize(dt)),
+                  denv.world, cuda,           pattern.n,        pattern.m};
   log::out(memory_estimate_table(cfg, source, o.leap, plan));
 }
 
@@ -92,9 +94,10 @@ PruneRun resolve_run(PruneArgs& o) {
   o.sparsity = pattern_sparsity(r.pattern, o.sparsity);
   r.leap = o.method == "leap";
   if (r.leap) {
-    LEAP_CHECK(
-        r.pattern.unstructured(),
-        "--method leap learns unstructured masks (use --sparsity_type unstructured, or a layer-wise --method for N:M)");
+    LEAP_CHECK(r.pattern.unstructured() || r.pattern.m <= 8,
+               "--method leap --sparsity_type %s: learnable N:M masks keep C(M,N) logits per group of M weights, and M "
+               "is at most 8 (4:8: 70 per group)",
+               r.pattern.str().c_str());
     LEAP_CHECK(r.dtype != torch::kFloat16, "%s", kFloat16Refusal);  // before the model is loaded
     if (o.leap.train_data.empty())  // never the calibration sample in its place: it is some 0.5 M tokens
       fail(
@@ -284,7 +287,7 @@ void run_prune(PruneArgs& o) {
       CausalLM prior_model = load_model(r.rm.dir, {r.dtype, r.dev});
       return prune_layerwise(prior_model, calib.ids, lo);
     };
-    TrainContext ctx{o.sparsity, o.seed, {{"model", r.rm.dir}}, comm.get()};
+    TrainContext ctx{o.sparsity, o.seed, {{"model", r.rm.dir}}, comm.get(), r.pattern.n, r.pattern.m};
     LeapResult lr = train_leap(m, *tok, make_prior, o.leap, ctx);
     training = lr.summary;
     if (!lr.finished) return;           // --max_steps_per_run: a checkpoint was written, nothing else

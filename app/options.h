@@ -129,7 +129,7 @@ struct PruneArgs {
     v("model", model, "HF model folder, HF repo id in the local cache, or short name (configs/models)", true);
     v("method", method, "leap (learned masks, the default) | magnitude | wanda | sparsegpt | admm (layer-wise)", false);
     v("sparsity", sparsity, "target sparsity over the decoder linears (N:M implies 1-N/M)", false);
-    v("sparsity_type", sparsity_type, "unstructured | N:M (2:4, 4:8; layer-wise methods)", false);
+    v("sparsity_type", sparsity_type, "unstructured | N:M (2:4, 4:8; leap learns N:M pattern logits, M <= 8)", false);
     v("calib_data", calib_data,
       "calibration text, any --train_data source (.jsonl, .parquet, folder, glob, cached HF dataset; default: the "
       "bundled C4 sample)",

@@ -5,6 +5,7 @@
 #   LEAP_PRESET=debug        another configure preset (default release)
 #   LEAP_BUILD_DIR=DIR       another build folder than the preset's
 #   LEAP_WARNINGS_AS_ERRORS=ON   compiler warnings fail the build (CI sets it)
+#   LEAP_TARGETS="a b"       build only these targets (default: all)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$("$root/scripts/setup.sh" "$([[ "${CI:-}" == true ]] && echo --quiet || echo)" | tail -n 1)"
@@ -20,5 +21,7 @@ if [[ ! -f "$build/CMakeCache.txt" ]]; then
 else  # the venv may have moved (a new requirements hash): refresh the two paths the preset set
   cmake "$build" -DCMAKE_PREFIX_PATH="$LEAP_TORCH_PREFIX" -DLEAP_PYTHON="$LEAP_PYTHON" "${extra[@]}" >/dev/null
 fi
-cmake --build "$build" -j "${LEAP_JOBS:-$(nproc)}" >&2
+targets=()
+[[ -n "${LEAP_TARGETS:-}" ]] && read -r -a targets <<< "--target $LEAP_TARGETS"
+cmake --build "$build" -j "${LEAP_JOBS:-$(nproc)}" "${targets[@]}" >&2
 echo "$build"

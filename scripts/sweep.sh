@@ -65,6 +65,10 @@ mkdir -p "$(dirname "$results")"
   echo "![per-block density]($(basename "${results%.md}-density.svg"))"
   echo
   echo "![training curves]($(basename "${results%.md}-loss.svg"))"
+  if [[ -f "$(dirname "$results")/RESULTS-variants.md" ]]; then
+    echo
+    echo "Variants beyond the paper (learnable N:M masks, distillation, OWL, reconstruction): [RESULTS-variants.md](RESULTS-variants.md)"
+  fi
 } > "$results"
 rm -f "$results.table"
 echo "[sweep] wrote $results"

@@ -10,9 +10,12 @@
 #include <torch/torch.h>
 
 #include "base/error.h"
+#include "base/log.h"
+#include "leap/train_options.h"
 #include "model/model.h"
 #include "prune/calibration.h"
 #include "prune/layerwise.h"
+#include "prune/sparsity_pattern.h"
 #include "text/tokenizer.h"
 
 namespace leap::test {
@@ -28,6 +31,14 @@ inline std::string source_dir() {
 inline std::string python() {
   return LEAP_TEST_PYTHON;
 }
+
+// Warnings only while it lives: the training tables and step lines of a dozen runs would push a
+// failure's message out of the part of the log a CI summary shows.
+struct QuietLog {
+  log::Level saved = log::level();
+  QuietLog() { log::set_level(log::Level::warn); }
+  ~QuietLog() { log::set_level(saved); }
+};
 
 // A fresh empty temporary folder for one test.
 inline std::string temp_dir(const std::string& name) {
@@ -70,16 +81,44 @@ inline ::testing::AssertionResult allclose(const torch::Tensor& a, const torch::
   return ::testing::AssertionSuccess() << msg.str();
 }
 
+// Central differences (f(x + εe_i) − f(x − εe_i)) / 2ε of a scalar function, element by element.
+inline torch::Tensor finite_difference(const std::function<torch::Tensor(const torch::Tensor&)>& f,
+                                       const torch::Tensor& x, double eps) {
+  torch::Tensor g = torch::zeros_like(x);
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    torch::Tensor xp = x.detach().clone(), xm = x.detach().clone();
+    xp.view({-1})[i] += eps;
+    xm.view({-1})[i] -= eps;
+    g.view({-1})[i] = (f(xp) - f(xm)) / (2 * eps);
+  }
+  return g;
+}
+
 // The Wanda keep masks LEAP starts from (its prior) for the model in `dir`, from `nsamples` x
-// `seqlen` calibration tokens of the bundled TinyStories train split.
+// `seqlen` calibration tokens of the bundled TinyStories train split; N:M for an N:M pattern.
 inline std::map<std::string, torch::Tensor> wanda_prior(const std::string& dir, const Tokenizer& tok, double sparsity,
-                                                        int64_t nsamples, int64_t seqlen) {
+                                                        int64_t nsamples, int64_t seqlen,
+                                                        const SparsityPattern& pattern = {}) {
   CausalLM p = load_model(dir, {});
   CalibData c = load_calibration(tok, source_dir() + "/data/tinystories/train.txt", nsamples, seqlen, 0);
   LayerwiseOptions lo;
   lo.method = "wanda";
-  lo.sparsity = sparsity;
+  lo.pattern = pattern;
+  lo.sparsity = pattern_sparsity(pattern, sparsity);
   return prune_layerwise(p, c.ids, lo);
+}
+
+// A LEAP run short enough for a test on stories260k: `steps` x `global_batch` sequences of
+// `seqlen` tokens of the bundled TinyStories train split, micro-batch 1, no step lines.
+inline TrainOptions tiny_train_options(int64_t steps = 12, int64_t global_batch = 2, int64_t seqlen = 128) {
+  TrainOptions o;
+  o.steps = steps;
+  o.global_batch = global_batch;
+  o.micro_batch = 1;
+  o.seqlen = seqlen;
+  o.log_every = 1000;
+  o.train_data = source_dir() + "/data/tinystories/train.txt";
+  return o;
 }
 
 }  // namespace leap::test

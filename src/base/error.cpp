@@ -5,6 +5,12 @@
 
 namespace leap {
 
+std::string shape_str(const std::vector<int64_t>& shape) {
+  std::string out = "[";
+  for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+  return out + "]";
+}
+
 std::string vstrformat(const char* fmt, va_list ap) {
   va_list ap2;
   va_copy(ap2, ap);

@@ -1,4 +1,4 @@
-// error.h — leap's one exception type and printf-style string formatting.
+// error.h — leap's one exception type, printf-style string formatting and shapes for messages.
 //
 // Every user-facing failure (bad file, bad flag, unsupported model) is a leap::Error whose message
 // names the file and the problem; main() prints it and exits non-zero. No torch, no fmt here, so
@@ -6,7 +6,9 @@
 #pragma once
 #include <cstdarg>
 #include <stdexcept>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace leap {
 
@@ -18,6 +20,9 @@ class Error : public std::runtime_error {
 // printf-style formatting into a std::string.
 std::string strformat(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 std::string vstrformat(const char* fmt, va_list ap);
+
+// A shape for messages: "[64, 32]".
+std::string shape_str(const std::vector<int64_t>& shape);
 
 // Throws leap::Error with a formatted message.
 [[noreturn]] void fail(const char* fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -15,12 +15,6 @@ using json = nlohmann::json;
 namespace {
 constexpr int kFormatVersion = 1;
 
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::string out = "[";
-  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + "]";
-}
-
 std::vector<int64_t> checked_shape(const json& j, const std::string& where) {
   if (!j.is_array() || j.empty() || j.size() > 8) fail("%s: shape must be a list of 1 to 8 sizes", where.c_str());
   std::vector<int64_t> s;

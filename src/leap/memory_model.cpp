@@ -61,20 +61,29 @@ MemoryEstimate estimate_memory(const ModelConfig& c, const MemoryInputs& in, int
   e.masked = masked_param_count(c);
   const double N = double(e.masked);
   const double bm = double(in.mask_bytes), shards = in.shard ? double(in.world) : 1.0;
+  // logits per masked weight: 1, or C(M,N)/M pattern logits for learnable N:M masks (nm_mask.h)
+  double r = 1.0;
+  if (in.nm_m > 0) {
+    double c = 1;
+    for (int64_t k = 1; k <= in.nm_n; ++k) c = c * double(in.nm_m - in.nm_n + k) / double(k);
+    r = c / double(in.nm_m);
+  }
+  const std::string per = in.nm_m > 0 ? strformat(" (%.3g per weight)", r) : "";
   auto per_masked = [&](const std::string& name, double b) { e.terms.push_back({name, b, b * N}); };
   auto fixed = [&](const std::string& name, double bytes) { e.terms.push_back({name, 0, bytes}); };
 
   fixed("weights (all parameters, model dtype)", double(e.params) * double(in.model_bytes));
-  per_masked("mask logits theta", bm);
-  per_masked("theta gradients (flat float32 buckets)", 4.0);
-  per_masked(in.shard ? "AdamW moments m, v (float32, sharded)" : "AdamW moments m, v (float32)", 8.0 / shards);
+  per_masked((in.nm_m > 0 ? "pattern logits theta" : "mask logits theta") + per, bm * r);
+  per_masked("theta gradients (flat float32 buckets)", 4.0 * r);
+  per_masked(in.shard ? "AdamW moments m, v (float32, sharded)" : "AdamW moments m, v (float32)", 8.0 * r / shards);
   if (in.mask_bytes != 4)
-    per_masked(in.shard ? "float32 master theta (sharded)" : "float32 master theta", 4.0 / shards);
-  if (in.shard && in.world > 1) per_masked("reduce-scatter output (float32)", 4.0 / shards);
+    per_masked(in.shard ? "float32 master theta (sharded)" : "float32 master theta", 4.0 * r / shards);
+  if (in.shard && in.world > 1) per_masked("reduce-scatter output (float32)", 4.0 * r / shards);
   per_masked("sampled masks M (one micro-batch, kept for backward)", bm);
+  if (in.nm_m > 0) per_masked("pattern weights P (one micro-batch, kept for backward)", bm * r);
   // the optimizer step's scratch, one bucket slice (a bucket holds whole linears up to the target):
   // √v̂ + ε and the squared gradient in float32, two all-gather send buffers (θ's dtype) when sharded
-  const double bucket = std::min(N, std::max(in.bucket_mib * 1024 * 1024 / bm, double(largest_linear(c))));
+  const double bucket = std::min(N * r, std::max(in.bucket_mib * 1024 * 1024 / bm, double(largest_linear(c)) * r));
   fixed("optimizer step scratch (one bucket slice)",
         bucket / shards * (4.0 + (in.shard && in.world > 1 ? 2.0 * bm : 0.0)));
 
@@ -105,6 +114,10 @@ MemoryEstimate estimate_memory(const ModelConfig& c, const MemoryInputs& in, int
   // CUDA (composite ops, one linear at a time): uniform noise and logistic terms while sampling; W⊙M,
   // dL/d(W⊙M), dL/dM and dL/dθ in backward. CPU (fused loops, pooled buffers): W⊙M and dL/d(W⊙M) per
   // distinct linear size, dL/dθ (float32 for either mask dtype) in place.
+  // learnable N:M (composite ops on every device): the uniforms, Gumbel logits and softmax of the
+  // pattern weights while sampling, dL/dp and the softmax backward, float32, per pattern logit
+  if (in.nm_m > 0)
+    fixed("N:M sampling and gradient transients of the largest linear", double(largest_linear(c)) * (12.0 + 16.0 * r));
   if (in.cuda)
     fixed("transients of the largest linear", double(largest_linear(c)) * (12.0 + double(in.model_bytes) + 8.0 + bm));
   else
@@ -136,6 +149,8 @@ std::string memory_estimate_table(const ModelConfig& c, const std::string& sourc
   in.autocast = cuda && model_dtype_bytes == 4;
   in.bucket_mib = o.bucket_mib;
   in.distill = o.distill_weight > 0;
+  in.nm_n = plan.nm_n;
+  in.nm_m = plan.nm_m;
   MemoryEstimate e = estimate_memory(c, in, plan.nsamples, plan.calib_seqlen);
   std::ostringstream s;
   s << strformat("memory estimate per rank (leap prune --dry_run) for %s\n", source.c_str());

@@ -25,6 +25,7 @@ struct MemoryInputs {
   bool autocast = false;     // float32 model under bf16 autocast: activations in 2 bytes
   double bucket_mib = 25.0;  // gradient bucket target (the optimizer's scratch is one bucket slice)
   bool distill = false;      // --distill_weight > 0: the teacher's hidden states and logits
+  int64_t nm_n = 0, nm_m = 0;  // learnable N:M masks: C(M,N)/M pattern logits per weight (1.5 for 2:4, 8.75 for 4:8)
 };
 
 struct MemoryTerm {
@@ -54,6 +55,7 @@ struct MemoryPlan {
   int model_dtype_bytes = 2;
   int world = 1;
   bool cuda = true;
+  int64_t nm_n = 0, nm_m = 0;  // --sparsity_type N:M (learnable N:M masks); 0:0 unstructured
 };
 // The table for config `c` (read from `source`), the LEAP settings and the plan.
 std::string memory_estimate_table(const ModelConfig& c, const std::string& source, const TrainOptions& o,

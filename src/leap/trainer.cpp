@@ -26,6 +26,7 @@
 #include "model/lm_loss.h"
 #include "model/mask.h"
 #include "model/model.h"
+#include "model/nm_mask.h"
 
 namespace leap {
 using torch::Tensor;
@@ -126,6 +127,7 @@ nlohmann::json run_fingerprint(const TrainOptions& o, const TrainContext& ctx) {
     if (!kNotResult.count(k)) fp[k] = v;
   fp["sparsity"] = ctx.sparsity;
   fp["seed"] = ctx.seed;
+  if (ctx.nm_m > 0) fp["sparsity_type"] = std::to_string(ctx.nm_n) + ":" + std::to_string(ctx.nm_m);
   return fp;
 }
 
@@ -133,26 +135,39 @@ nlohmann::json run_fingerprint(const TrainOptions& o, const TrainContext& ctx) {
 struct MaskedLinears {
   std::vector<CausalLMImpl::NamedLinear> all;
   std::vector<std::string> names;
-  std::vector<std::vector<int64_t>> shapes;
-  std::vector<std::vector<size_t>> of_block;  // of_block[l]: indices into `all` of block l's linears
+  std::vector<std::vector<int64_t>> shapes;        // the weights' [out, in]
+  std::vector<std::vector<int64_t>> theta_shapes;  // θ's: [out, in], or [out, in/M, C] for N:M patterns [C, M]
+  std::vector<std::vector<size_t>> of_block;       // of_block[l]: indices into `all` of block l's linears
+  int64_t weights = 0;                             // Σ numel(W_l)
 };
 
-MaskedLinears masked_linears(CausalLM& m) {
+MaskedLinears masked_linears(CausalLM& m, const Tensor& patterns) {
   MaskedLinears L;
   L.all = m->decoder_linears();
   L.of_block.resize(size_t(m->config().num_layers));
   for (size_t i = 0; i < L.all.size(); ++i) {
     L.names.push_back(L.all[i].name);
-    L.shapes.push_back(L.all[i].linear->weight.sizes().vec());
+    std::vector<int64_t> s = L.all[i].linear->weight.sizes().vec();
+    L.shapes.push_back(s);
+    L.weights += s[0] * s[1];
+    if (patterns.defined()) {
+      const int64_t M = patterns.size(1);
+      LEAP_CHECK(s[1] % M == 0, "learnable N:M masks: %s has %lld inputs, not a multiple of M = %lld",
+                 L.names[i].c_str(), (long long)s[1], (long long)M);
+      s = {s[0], s[1] / M, patterns.size(0)};
+    }
+    L.theta_shapes.push_back(s);
     L.of_block[size_t(L.all[i].layer)].push_back(i);
   }
   return L;
 }
 
-// θ from the Wanda prior: θ ~ N(0, σ0²) + strength·std(θ)·(±1)   (docs/METHOD.md §1.3). The prior
-// is computed on rank 0 and its keep masks broadcast (the same masks as one process).
+// θ from the Wanda prior: θ ~ N(0, σ0²) + strength·std(θ)·(±1)   (docs/METHOD.md §1.3); for N:M
+// patterns MaskLLM's overlap prior (nm_mask.h). The prior is computed on rank 0 and its keep masks
+// broadcast (the same masks as one process).
 std::vector<Tensor> initial_logits(const MaskedLinears& L, const PriorFn& make_prior, const TrainOptions& o,
-                                   at::Generator& gen, Comm* comm, const torch::Device& dev) {
+                                   const Tensor& patterns, int64_t nm_n, at::Generator& gen, Comm* comm,
+                                   const torch::Device& dev) {
   const bool main_rank = !comm || comm->main();
   std::map<std::string, Tensor> prior;
   if (main_rank) prior = make_prior();
@@ -170,7 +185,8 @@ std::vector<Tensor> initial_logits(const MaskedLinears& L, const PriorFn& make_p
       comm->broadcast(k, 0);
       keep = k.to(torch::kBool).cpu();  // θ is drawn on the CPU from the CPU generator, as in one process
     }
-    init.push_back(init_logits(keep, o.init_std, o.prior_strength, gen));
+    init.push_back(patterns.defined() ? init_nm_logits(keep.cpu(), patterns, nm_n, o.init_std, o.prior_strength, gen)
+                                      : init_logits(keep, o.init_std, o.prior_strength, gen));
   }
   return init;
 }
@@ -236,16 +252,25 @@ struct MicroBatchMasks {
 };
 
 MicroBatchMasks sample_micro_batch_masks(const MaskedLinears& L, const std::vector<Tensor>& thetas,
-                                         const std::vector<Tensor>& grad_leaves, const Regulariser& g, double kappa,
-                                         double tau, double progress, const std::function<uint64_t(size_t)>& seed_of) {
+                                         const std::vector<Tensor>& grad_leaves, const Tensor& patterns,
+                                         const Regulariser& g, double kappa, double tau, double progress,
+                                         const std::function<uint64_t(size_t)>& seed_of) {
   const size_t n = L.all.size();
   MicroBatchMasks mb;
   mb.masks.resize(n);
   std::vector<double> wnorms(n);
   double msum_v = 0;
   for (size_t i = 0; i < n; ++i) {
-    // fresh Gumbel-sigmoid sample: M = σ((κθ + log u − log(1−u))/τ)   (docs/METHOD.md §1.2)
-    MaskSample s = sample_mask(thetas[i], L.all[i].linear->weight, kappa, tau, seed_of(i));
+    const Tensor& w = L.all[i].linear->weight;
+    MaskSample s;
+    if (patterns.defined()) {  // N:M: p = softmax((κθ + g)/τ), M = Σ_k p_k·pattern_k   (docs/METHOD.md §1.11)
+      NmSample ns = sample_nm_mask(thetas[i], w, patterns, kappa, tau, seed_of(i));
+      s = {ns.M, ns.sum, ns.wnorm};
+      mb.masks[i].P = ns.P;
+      mb.masks[i].patterns = patterns;
+    } else {  // fresh Gumbel-sigmoid sample: M = σ((κθ + log u − log(1−u))/τ)   (docs/METHOD.md §1.2)
+      s = sample_mask(thetas[i], w, kappa, tau, seed_of(i));
+    }
     mb.masks[i].M = s.M;
     mb.masks[i].theta = grad_leaves[i];  // dL/dθ goes to the float32 gradient bucket
     mb.masks[i].scale = kappa / tau;
@@ -309,7 +334,8 @@ class Trainer {
   void step(int64_t t, double kappa, double tau, double lr);
   void micro_batch(int64_t t, int64_t a, const Tensor& x, double kappa, double tau, StepSums& sums);
   void log_step(int64_t t, const StepSums& sums, double gnorm, double kappa, double tau, double lr);
-  void snapshot(int64_t step_done);  // collective when sharded; rank 0 writes
+  void snapshot(int64_t step_done);   // collective when sharded; rank 0 writes
+  int64_t hard_kept(size_t i) const;  // weights linear i keeps if training ended now (θ > 0; N:M: N per group)
   std::vector<double> peak_rss_per_rank();
 
   CausalLM& m_;
@@ -328,6 +354,7 @@ class Trainer {
   std::unique_ptr<BlockSampler> data_;
   Regulariser reg_;
   MaskSchedule sched_;
+  Tensor patterns_;  // learnable N:M: the C(M,N) patterns [C, M] (nm_mask.h); undefined: unstructured
   bool resumed_ = false;
   bool autocast_ = false;  // float32 model on CUDA: bf16 autocast
   int64_t T_ = 0, local_acc_ = 1, first_mb_ = 0, start_ = 0;
@@ -354,7 +381,8 @@ Trainer::Trainer(CausalLM& m, const Tokenizer& tok, const TrainOptions& o, const
   LEAP_CHECK(mask_dtype == torch::kFloat32 || mask_dtype == torch::kBFloat16,
              "--mask_dtype must be float32 or bfloat16 (got %s)", o.mask_dtype.c_str());
   LEAP_CHECK(m->dtype() != torch::kFloat16, "%s", kFloat16Refusal);
-  L_ = masked_linears(m);
+  if (ctx.nm_m > 0) patterns_ = nm_patterns(ctx.nm_n, ctx.nm_m);
+  L_ = masked_linears(m, patterns_);
   source_ = resolve_training_source(o);
   fp_ = run_fingerprint(o, ctx);
   fp_["train_data"] = sha256_hex(source_.identity().dump());  // the text, not its path
@@ -366,7 +394,7 @@ Trainer::Trainer(CausalLM& m, const Tokenizer& tok, const TrainOptions& o, const
   ao.shard = o.shard_optimizer && W_ > 1;
   ao.bucket_mib = o.bucket_mib;
   if (o.shard_optimizer && W_ == 1) LEAP_WARN("--shard_optimizer has no effect in a single process");
-  opt_ = std::make_unique<BucketedAdamW>(L_.shapes, mask_dtype, dev_, ao, comm_);
+  opt_ = std::make_unique<BucketedAdamW>(L_.theta_shapes, mask_dtype, dev_, ao, comm_);
   T_ = o.steps;
   reg_.grad_acc = o.global_batch / o.micro_batch;
   local_acc_ = reg_.grad_acc / W_;
@@ -396,13 +424,16 @@ void Trainer::start(const PriorFn& make_prior) {
     LEAP_INFO("resumed from %s/step_%08lld", o_.ckpt_dir.c_str(), (long long)st.step);
   } else {
     if (o_.resume) LEAP_INFO("--resume: no checkpoint in %s, starting from step 0", o_.ckpt_dir.c_str());
-    opt_->set_theta(initial_logits(L_, make_prior, o_, gen_, comm_, dev_));
+    opt_->set_theta(initial_logits(L_, make_prior, o_, patterns_, ctx_.nm_n, gen_, comm_, dev_));
   }
   LEAP_INFO("LEAP state: %s", opt_->describe().c_str());
-  reg_.masked = double(opt_->numel());
+  reg_.masked = double(L_.weights);
   for (const auto& l : L_.all) reg_.wnorm_total += l.linear->weight.to(torch::kFloat32).norm().item<double>();
-  reg_.target_density = 1.0 - ctx_.sparsity;  // d* = 1 − s
-  reg_.sparse_reg = o_.sparse_reg;
+  reg_.target_density = 1.0 - ctx_.sparsity;                    // d* = 1 − s
+  reg_.sparse_reg = patterns_.defined() ? 0.0 : o_.sparse_reg;  // N:M fixes the density at N/M: no penalty
+  if (patterns_.defined() && o_.sparse_reg > 0)
+    LEAP_INFO("learnable %lld:%lld masks: every soft group keeps exactly %lld of %lld, so the density penalty is off",
+              (long long)ctx_.nm_n, (long long)ctx_.nm_m, (long long)ctx_.nm_n, (long long)ctx_.nm_m);
   reg_.weight_reg = o_.weight_reg;
 
   if (resumed_) data_->restore(st);
@@ -410,10 +441,15 @@ void Trainer::start(const PriorFn& make_prior) {
   first_ce_ = resumed_ ? st.first_ce : 0;
   start_ = resumed_ ? st.step : 0;
   LEAP_INFO(
-      "LEAP: %lld masked weights in %zu linears; %lld training blocks of %lld tokens from %s; %lld steps x %lld "
+      "LEAP: %lld masked weights in %zu linears%s; %lld training blocks of %lld tokens from %s; %lld steps x %lld "
       "sequences%s",
-      (long long)opt_->numel(), L_.all.size(), (long long)data_->size(), (long long)o_.seqlen, o_.train_data.c_str(),
-      (long long)o_.steps, (long long)o_.global_batch,
+      (long long)L_.weights, L_.all.size(),
+      patterns_.defined() ? strformat(" (%lld:%lld, %lld pattern logits per group of %lld)", (long long)ctx_.nm_n,
+                                      (long long)ctx_.nm_m, (long long)patterns_.size(0), (long long)ctx_.nm_m)
+                                .c_str()
+                          : "",
+      (long long)data_->size(), (long long)o_.seqlen, o_.train_data.c_str(), (long long)o_.steps,
+      (long long)o_.global_batch,
       W_ > 1 ? strformat(" over %d ranks (%lld micro-batches of %lld each per step)", W_, (long long)local_acc_,
                          (long long)o_.micro_batch)
                    .c_str()
@@ -425,7 +461,7 @@ void Trainer::start(const PriorFn& make_prior) {
 void Trainer::micro_batch(int64_t t, int64_t a, const Tensor& x, double kappa, double tau, StepSums& sums) {
   const std::vector<Tensor>& thetas = opt_->params();
   MicroBatchMasks mb =
-      sample_micro_batch_masks(L_, thetas, opt_->grad_leaves(), reg_, kappa, tau, double(t) / double(T_),
+      sample_micro_batch_masks(L_, thetas, opt_->grad_leaves(), patterns_, reg_, kappa, tau, double(t) / double(T_),
                                [&](size_t i) { return noise_seed(ctx_.seed, t, a, i); });
   auto rope = m_->rope(o_.seqlen);
   if (autocast_) {
@@ -524,10 +560,9 @@ void Trainer::step(int64_t t, double kappa, double tau, double lr) {
 // The log line and the metrics record (--log_file, and the checkpoint's copy).
 void Trainer::log_step(int64_t t, const StepSums& sums, double gnorm, double kappa, double tau, double lr) {
   torch::NoGradGuard ng;
-  const std::vector<Tensor>& thetas = opt_->params();
   const double ce_mean = sums.ce / double(reg_.grad_acc);
   int64_t pos = 0;
-  for (const auto& th : thetas) pos += (th > 0).sum().item<int64_t>();
+  for (size_t i = 0; i < L_.all.size(); ++i) pos += hard_kept(i);
   const double hard = double(pos) / reg_.masked, soft = sums.density / double(reg_.grad_acc);
   const double penalty = o_.sparse_reg * std::abs(soft - reg_.target_density);
   const double el = sw_.seconds(), tok_s = double((t + 1 - start_) * o_.global_batch * o_.seqlen) / el;
@@ -540,7 +575,7 @@ void Trainer::log_step(int64_t t, const StepSums& sums, double gnorm, double kap
   ojson per_block = ojson::array();
   for (const auto& idx : L_.of_block) {
     int64_t p = 0, n = 0;
-    for (size_t i : idx) p += (thetas[i] > 0).sum().item<int64_t>(), n += thetas[i].numel();
+    for (size_t i : idx) p += hard_kept(i), n += L_.shapes[i][0] * L_.shapes[i][1];
     per_block.push_back(double(p) / double(n));
   }
   ojson rec = {{"step", t + 1},
@@ -560,6 +595,12 @@ void Trainer::log_step(int64_t t, const StepSums& sums, double gnorm, double kap
                {"block_hard_density", per_block}};
   log_lines_ += rec.dump() + "\n";
   if (!o_.log_file.empty()) write_file_atomic(o_.log_file, log_lines_);
+}
+
+int64_t Trainer::hard_kept(size_t i) const {
+  const Tensor& th = opt_->params()[i];
+  if (!patterns_.defined()) return (th > 0).sum().item<int64_t>();
+  return L_.shapes[i][0] * L_.shapes[i][1] / ctx_.nm_m * ctx_.nm_n;
 }
 
 void Trainer::snapshot(int64_t step_done) {
@@ -621,7 +662,11 @@ LeapResult Trainer::run(const PriorFn& make_prior) {
   }
   res.finished = true;
   if (!main_rank_) return res;  // θ, the masks and the pruned weights are rank 0's
-  res.keep = final_keep_masks(res.theta, L_.names, ctx_.sparsity, o_.final_mask);
+  if (patterns_.defined()) {    // each group's argmax pattern: exactly N:M
+    for (size_t i = 0; i < L_.names.size(); ++i) res.keep[L_.names[i]] = nm_keep_mask(res.theta[i], patterns_);
+  } else {
+    res.keep = final_keep_masks(res.theta, L_.names, ctx_.sparsity, o_.final_mask);
+  }
   torch::NoGradGuard ng;
   for (auto& l : L_.all) l.linear->weight.mul_(res.keep[l.name].to(dev_).to(l.linear->weight.scalar_type()));
   res.summary = {{"steps", T_},
@@ -633,7 +678,7 @@ LeapResult Trainer::run(const PriorFn& make_prior) {
                  {"train_tokens", data_->data().cache.num_tokens()},
                  {"train_blocks", data_->size()},
                  {"train_epochs", data_->data().epochs(T_ * o_.global_batch)},
-                 {"final_mask", o_.final_mask},
+                 {"final_mask", patterns_.defined() ? std::string("argmax pattern") : o_.final_mask},
                  {"first_step_ce", first_ce_},
                  {"last_step_ce", last_ce_},
                  {"train_seconds", sw_.seconds()},

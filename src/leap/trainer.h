@@ -1,7 +1,8 @@
 // trainer.h — LEAP end to end (docs/METHOD.md §1): Wanda prior → per-weight logits → training of
 // the logits only (causal-LM CE + global density penalty − decaying weight-norm reward; AdamW,
 // cosine schedule with warm-up, gradient accumulation, clipping; τ/κ annealing) → final hard mask
-// (exact global top-k at the budget, or θ > 0) applied to the frozen weights.
+// (exact global top-k at the budget, or θ > 0) applied to the frozen weights. With an N:M pattern
+// the logits are MaskLLM's per-group pattern logits (§1.11): no density penalty, argmax patterns.
 #pragma once
 #include <functional>
 #include <map>
@@ -34,6 +35,7 @@ struct TrainContext {
   int64_t seed = 0;                                       // --seed: initial logits, data order, mask noise
   nlohmann::json fingerprint = nlohmann::json::object();  // identifies the run (model, data) for --resume
   Comm* comm = nullptr;                                   // data parallelism; null for one process
+  int64_t nm_n = 0, nm_m = 0;  // learnable N:M masks (model/nm_mask.h) for --sparsity_type N:M; 0:0 unstructured
 };
 
 // Trains masks for `m` (weights untouched until the end, then pruned in place). make_prior

@@ -5,6 +5,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "model/mask_kernel.h"
+#include "model/nm_mask.h"
 
 namespace leap {
 using torch::Tensor;
@@ -48,8 +49,12 @@ Tensor masked_weight(const Tensor& w, const Tensor& m) {
 class MaskedLinearFn : public torch::autograd::Function<MaskedLinearFn> {
  public:
   static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& theta, const Tensor& w, const Tensor& m,
-                        double scale, double g_sum, double g_w2) {
+                        double scale, double g_sum, double g_w2, const std::optional<Tensor>& P,
+                        const std::optional<Tensor>& patterns) {
     ctx->save_for_backward({x, w, m});
+    // N:M only (nullopt for the unstructured mask: an undefined tensor may not be an autograd input)
+    ctx->saved_data["P"] = P.value_or(Tensor());
+    ctx->saved_data["patterns"] = patterns.value_or(Tensor());
     ctx->saved_data["scale"] = scale;
     ctx->saved_data["g_sum"] = g_sum;
     ctx->saved_data["g_w2"] = g_w2;
@@ -60,6 +65,7 @@ class MaskedLinearFn : public torch::autograd::Function<MaskedLinearFn> {
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
     auto saved = ctx->get_saved_variables();
     const Tensor &x = saved[0], &w = saved[1], &m = saved[2];
+    const Tensor P = ctx->saved_data["P"].toTensor(), patterns = ctx->saved_data["patterns"].toTensor();
     const Tensor& gy = grads[0];  // [..., out]
     Tensor gx, gtheta;
     if (ctx->needs_input_grad(0)) gx = gy.matmul(masked_weight(w, m));  // dL/dx = dy (W⊙M)
@@ -71,14 +77,20 @@ class MaskedLinearFn : public torch::autograd::Function<MaskedLinearFn> {
         at::mm_out(gwm, gy2.t(), x2);
       } else
         gwm = gy2.t().matmul(x2);
-      gtheta = mask_logit_grad(gwm, m, w, ctx->saved_data["scale"].toDouble(), ctx->saved_data["g_sum"].toDouble(),
-                               ctx->saved_data["g_w2"].toDouble());
+      const double scale = ctx->saved_data["scale"].toDouble(), g_sum = ctx->saved_data["g_sum"].toDouble(),
+                   g_w2 = ctx->saved_data["g_w2"].toDouble();
+      gtheta = P.defined() ? nm_logit_grad(gwm, m, P, w, patterns, scale, g_sum, g_w2)
+                           : mask_logit_grad(gwm, m, w, scale, g_sum, g_w2);
       const auto dt = c10::ScalarType(ctx->saved_data["theta_dtype"].toInt());
       if (gtheta.scalar_type() != dt) gtheta = gtheta.to(dt);
     }
-    return {gx, gtheta, Tensor(), Tensor(), Tensor(), Tensor(), Tensor()};
+    return {gx, gtheta, Tensor(), Tensor(), Tensor(), Tensor(), Tensor(), Tensor(), Tensor()};
   }
 };
+
+std::optional<Tensor> optional(const Tensor& t) {
+  return t.defined() ? std::optional<Tensor>(t) : std::nullopt;
+}
 
 bool fused_ok(const Tensor& theta_or_m, const Tensor& w) {
   return theta_or_m.is_cpu() && w.is_cpu() && w.scalar_type() == torch::kFloat32 &&
@@ -113,13 +125,7 @@ MaskSample sample_mask(const Tensor& theta, const Tensor& w, double kappa, doubl
     return {M, sm, std::sqrt(sw)};
   }
   // other devices and dtypes: the composite ops, noise from a generator seeded with `seed`
-  at::Generator gen;
-  if (theta.is_cpu()) {
-    gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  } else {
-    gen = at::globalContext().defaultGenerator(theta.device());
-    gen.set_current_seed(seed);
-  }
+  at::Generator gen = seeded_generator(theta.device(), seed);
   Tensor M = gumbel_sigmoid(theta.detach(), kappa, tau, gen);
   Tensor Mf = M.to(torch::kFloat32);
   Tensor stats = torch::stack({Mf.sum(), (Mf * w.to(torch::kFloat32)).norm()}).to(torch::kFloat64).cpu();
@@ -150,12 +156,24 @@ Tensor mask_logit_grad(Tensor g, const Tensor& M, const Tensor& w, double scale,
   return gm * scale * Mf * (1 - Mf);                        // · dM/dθ, in float32 (float64 for float64 θ)
 }
 
+at::Generator seeded_generator(const torch::Device& device, uint64_t seed) {
+  if (device.is_cpu()) return at::make_generator<at::CPUGeneratorImpl>(seed);
+  at::Generator gen = at::globalContext().defaultGenerator(device);
+  gen.set_current_seed(seed);
+  return gen;
+}
+
+Tensor pooled_cpu_buffer(at::IntArrayRef sizes, at::ScalarType dt) {
+  return pool.get(sizes, dt);
+}
+
 void release_mask_buffers() {
   pool.clear();
 }
 
 Tensor masked_linear(const Tensor& x, const Tensor& w, const LinearMask& m, const Tensor& b) {
-  Tensor y = m.theta.defined() ? MaskedLinearFn::apply(x, m.theta, w, m.M, m.scale, m.g_sum, m.g_w2)
+  Tensor y = m.theta.defined() ? MaskedLinearFn::apply(x, m.theta, w, m.M, m.scale, m.g_sum, m.g_w2, optional(m.P),
+                                                       optional(m.patterns))
                                : torch::matmul(x, masked_weight(w, m.M).t());  // forward only: no θ
   return b.defined() ? y + b : y;
 }

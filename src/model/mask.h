@@ -32,19 +32,30 @@ MaskSample sample_mask(const torch::Tensor& theta, const torch::Tensor& w, doubl
 
 // What a masked linear needs in forward and backward.
 struct LinearMask {
-  torch::Tensor M;      // [out, in] the sample
-  torch::Tensor theta;  // [out, in] the autograd leaf that receives dL/dθ (float32: BucketedAdamW's
-                        // gradient leaf), or undefined: forward only
-  double scale = 0;     // κ/τ: dM/dθ = scale · M(1 − M)
-  double g_sum = 0;     // ∂L/∂ΣM of the regulariser
-  double g_w2 = 0;      // ∂L/∂‖M⊙W‖ / ‖M⊙W‖
+  torch::Tensor M;           // [out, in] the sample
+  torch::Tensor theta;       // [out, in] the autograd leaf that receives dL/dθ (float32: BucketedAdamW's
+                             // gradient leaf), or undefined: forward only
+  double scale = 0;          // κ/τ: dM/dθ = scale · M(1 − M)
+  double g_sum = 0;          // ∂L/∂ΣM of the regulariser
+  double g_w2 = 0;           // ∂L/∂‖M⊙W‖ / ‖M⊙W‖
+  torch::Tensor P{};         // learnable N:M (nm_mask.h): the pattern weights [out, in/M, C]; undefined: unstructured
+  torch::Tensor patterns{};  // learnable N:M: the patterns [C, M]
   bool defined() const { return M.defined(); }
 };
 
 // y = x (W ⊙ M)ᵀ + b. x: [..., in], W: [out, in] (frozen), b: [out] or undefined. Gradients flow to
-// x, b (if it requires grad) and m.theta (if defined), the latter as in the head comment.
+// x, b (if it requires grad) and m.theta (if defined), the latter as in the head comment (or, for an
+// N:M mask with m.P, as in nm_mask.h).
 torch::Tensor masked_linear(const torch::Tensor& x, const torch::Tensor& w, const LinearMask& m,
                             const torch::Tensor& b);
+
+// The composite samplers' noise source: a fresh CPU generator seeded with `seed`, or the device's
+// default generator reseeded with it.
+at::Generator seeded_generator(const torch::Device& device, uint64_t seed);
+
+// A CPU tensor from this thread's pool of per-micro-batch buffers (contents undefined): it is
+// handed out again once the pool holds its only reference.
+torch::Tensor pooled_cpu_buffer(at::IntArrayRef sizes, at::ScalarType dt);
 
 // The CPU buffers the masks and masked linears of this thread reuse across micro-batches (M,
 // W ⊙ M, dL/d(W⊙M)) are given back; the trainer calls it when training ends.

@@ -126,7 +126,74 @@ __attribute__((always_inline)) inline void grad_impl(const float* g, const T* m,
     store(gtheta + i, gm * scale * M * (1.0f - M));           // · dM/dθ
   }
 }
+
+constexpr int64_t kMaxPatterns = 70;  // C(8, 4)
 }  // namespace
+
+__attribute__((target_clones("arch=x86-64-v3", "default"))) MaskSums sample_nm(const float* theta, const float* w,
+                                                                               float* p, float* m, int64_t g0,
+                                                                               int64_t g1, int64_t C, int64_t Mw,
+                                                                               const uint8_t* bits, float kappa,
+                                                                               float tau, uint64_t seed) {
+  const uint32_t s0 = seed_lo(seed), s1 = seed_hi(seed);
+  const float a = kappa / tau, b = 1.0f / tau;
+  float z[kMaxPatterns];
+  MaskSums out;
+  for (int64_t gi = g0; gi < g1; ++gi) {
+    const float* th = theta + gi * C;
+    float* pg = p + gi * C;
+    float* mg = m + gi * Mw;
+    const float* wg = w + gi * Mw;
+    float zmax = -1e30f;
+    for (int64_t k = 0; k < C; ++k) {
+      const float u = uniform(uint32_t(gi * C + k), s0, s1);
+      z[k] = a * th[k] - b * fast_log(-fast_log(u));  // (κθ + g)/τ, g = −log(−log u)
+      zmax = std::fmax(zmax, z[k]);
+    }
+    float sum = 0.f;
+    for (int64_t k = 0; k < C; ++k) {
+      z[k] = fast_exp(std::fmax(z[k] - zmax, -80.f));
+      sum += z[k];
+    }
+    const float inv = 1.0f / sum;
+    for (int64_t j = 0; j < Mw; ++j) mg[j] = 0.f;
+    for (int64_t k = 0; k < C; ++k) {
+      const float pk = z[k] * inv;
+      pg[k] = pk;
+      for (int64_t j = 0; j < Mw; ++j)
+        if ((bits[k] >> j) & 1U) mg[j] += pk;  // M = Σ_k p_k·pattern_k
+    }
+    float sm = 0.f, sw = 0.f;
+    for (int64_t j = 0; j < Mw; ++j) {
+      sm += mg[j];
+      const float mw = mg[j] * wg[j];
+      sw += mw * mw;
+    }
+    out.m += sm;
+    out.mw2 += sw;
+  }
+  return out;
+}
+
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void nm_logit_grad(
+    const float* g, const float* m, const float* p, const float* w, float* gtheta, int64_t g0, int64_t g1, int64_t C,
+    int64_t Mw, const uint8_t* bits, float g_sum, float g_w2, float scale) {
+  float gm[8];
+  for (int64_t gi = g0; gi < g1; ++gi) {
+    const float *gg = g + gi * Mw, *mg = m + gi * Mw, *wg = w + gi * Mw, *pg = p + gi * C;
+    float* out = gtheta + gi * C;
+    for (int64_t j = 0; j < Mw; ++j) gm[j] = gg[j] * wg[j] + g_sum + g_w2 * mg[j] * wg[j] * wg[j];  // dL/dM
+    float s = 0.f;
+    for (int64_t k = 0; k < C; ++k) {
+      float gp = 0.f;  // dL/dp_k = Σ_{j∈k} dL/dM_j
+      for (int64_t j = 0; j < Mw; ++j)
+        if ((bits[k] >> j) & 1U) gp += gm[j];
+      out[k] = gp;
+      s += pg[k] * gp;
+    }
+    for (int64_t k = 0; k < C; ++k) out[k] = scale * pg[k] * (out[k] - s);  // softmax backward · κ/τ
+  }
+}
 
 float uniform_at(uint64_t seed, int64_t i) {
   return uniform(uint32_t(i), seed_lo(seed), seed_hi(seed));

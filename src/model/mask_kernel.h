@@ -35,4 +35,16 @@ void mask_logit_grad(const float* g, const float* m, const float* w, float* gthe
 void mask_logit_grad(const float* g, const uint16_t* m_bf16, const float* w, float* gtheta, int64_t begin, int64_t end,
                      float g_sum, float g_w2, float scale);
 
+// Learnable N:M masks (nm_mask.h), float32, groups [g0, g1) of one linear: θ [groups, C] and P
+// [groups, C] (the pattern weights), W and M [groups, Mw] (a row's groups are consecutive, so these
+// are the flattened [out, in/Mw, C] and [out, in] tensors). bits[k]: pattern k's kept positions,
+// bit j for position j. Noise: u for logit i of the linear is uniform_at(seed, i).
+//   sample:   p = softmax((κθ − log(−log u)) / τ),  M_j = Σ_k p_k [j ∈ k];  returns ΣM, Σ(M·W)²
+//   gradient: gm_j = g_j·W_j + g_sum + g_w2·M_j·W_j²,  gp_k = Σ_{j∈k} gm_j,
+//             gθ_k = scale · p_k · (gp_k − Σ_l p_l gp_l)
+MaskSums sample_nm(const float* theta, const float* w, float* p, float* m, int64_t g0, int64_t g1, int64_t C,
+                   int64_t Mw, const uint8_t* bits, float kappa, float tau, uint64_t seed);
+void nm_logit_grad(const float* g, const float* m, const float* p, const float* w, float* gtheta, int64_t g0,
+                   int64_t g1, int64_t C, int64_t Mw, const uint8_t* bits, float g_sum, float g_w2, float scale);
+
 }  // namespace leap::kernel

@@ -372,13 +372,10 @@ CausalLM load_model(const std::string& dir, const LoadOptions& opt) {
     }
     const st::TensorInfo& ti = ckpt.info(it->second);
     Tensor& dst = p.value();
-    if (ti.shape != dst.sizes().vec()) {
-      std::string want, got;
-      for (auto s : dst.sizes()) want += std::to_string(s) + ",";
-      for (auto s : ti.shape) got += std::to_string(s) + ",";
-      fail("%s: tensor \"%s\" has shape [%s] but the model (from config.json) needs [%s]",
-           ckpt.file_of(it->second).path().c_str(), it->second.c_str(), got.c_str(), want.c_str());
-    }
+    if (ti.shape != dst.sizes().vec())
+      fail("%s: tensor \"%s\" has shape %s but the model (from config.json) needs %s",
+           ckpt.file_of(it->second).path().c_str(), it->second.c_str(), shape_str(ti.shape).c_str(),
+           shape_str(dst.sizes().vec()).c_str());
     if (ti.dtype != st::DType::F32 && ti.dtype != st::DType::F16 && ti.dtype != st::DType::BF16 &&
         ti.dtype != st::DType::F64)
       fail("%s: tensor \"%s\" has dtype %s; weights must be floating point", ckpt.file_of(it->second).path().c_str(),

@@ -75,13 +75,8 @@ TEST(Distill, LeapTrainsAgainstTheUnmaskedTeacher) {
   std::string dir = resolve_model("stories260k").dir;
   auto tok = load_tokenizer(dir);
   auto prior = test::wanda_prior(dir, *tok, 0.5, 8, 128);
-  TrainOptions o;
-  o.steps = 6;
-  o.global_batch = 2;
-  o.micro_batch = 1;
-  o.seqlen = 64;
+  TrainOptions o = test::tiny_train_options(6, 2, 64);
   o.log_every = 1;
-  o.train_data = test::source_dir() + "/data/tinystories/train.txt";
   o.log_file = test::temp_dir("distill") + "/metrics.jsonl";
   CausalLM plain_m = load_model(dir, {});
   LeapResult plain = train_leap(

@@ -191,23 +191,9 @@ TEST(BucketedAdamW, Bfloat16LogitsAccumulateGradientsInFloat32) {
   EXPECT_EQ(opt.state_bytes(), (2 + 4 + 4 + 8) * 22);
 }
 
-// Warnings only while it lives: the training tables and step lines of a dozen runs would push a
-// failure's message out of the part of the log a CI summary shows.
-struct QuietLog {
-  log::Level saved = log::level();
-  QuietLog() { log::set_level(log::Level::warn); }
-  ~QuietLog() { log::set_level(saved); }
-};
-
 TrainOptions tiny_dp_run() {  // at --sparsity 0.5 (TrainContext's default)
-  TrainOptions o;
-  o.steps = 5;
-  o.global_batch = 6;
-  o.micro_batch = 1;
-  o.seqlen = 64;
-  o.log_every = 1000;
+  TrainOptions o = test::tiny_train_options(5, 6, 64);
   o.bucket_mib = 0.2;  // 5 buckets on stories260k: exercises the per-bucket reduction
-  o.train_data = test::source_dir() + "/data/tinystories/train.txt";
   return o;
 }
 
@@ -264,7 +250,7 @@ void expect_same_training(const LeapResult& a, const LeapResult& b, const std::s
 }
 
 TEST(Distributed, LeapOnTwoAndThreeRanksEqualsOneProcess) {
-  QuietLog quiet;
+  test::QuietLog quiet;
   std::string dir = resolve_model("stories260k").dir;
   auto tok = load_tokenizer(dir);
   auto prior = test::wanda_prior(dir, *tok, 0.5, 4, 64);
@@ -296,7 +282,7 @@ TEST(Distributed, LeapOnTwoAndThreeRanksEqualsOneProcess) {
 }
 
 TEST(Distributed, CheckpointOfTwoShardedRanksResumesOnOne) {
-  QuietLog quiet;
+  test::QuietLog quiet;
   std::string dir = resolve_model("stories260k").dir;
   auto tok = load_tokenizer(dir);
   auto prior = test::wanda_prior(dir, *tok, 0.5, 4, 64);

@@ -50,14 +50,7 @@ TEST(Mask, MaskedLinearForwardAndGradientsMatchPlainAutograd) {
     torch::Tensor Mt = M_of(th);
     return ((torch::matmul(x.detach(), (w * Mt).t()) + b.detach()) * gy).sum() + a * Mt.sum() + c * (Mt * w).norm();
   };
-  torch::Tensor gn = torch::zeros_like(theta);
-  for (int64_t i = 0; i < theta.numel(); ++i) {
-    torch::Tensor tp = theta.detach().clone(), tm = theta.detach().clone();
-    tp.view({-1})[i] += 1e-6;
-    tm.view({-1})[i] -= 1e-6;
-    gn.view({-1})[i] = (f(tp) - f(tm)) / 2e-6;
-  }
-  EXPECT_TRUE(test::allclose(g1[1], gn, 1e-5));
+  EXPECT_TRUE(test::allclose(g1[1], test::finite_difference(f, theta, 1e-6), 1e-5));
   // forward only (no θ): the same output, no θ gradient
   torch::Tensor y3 = masked_linear(x, w, LinearMask{M, torch::Tensor()}, b);
   EXPECT_TRUE(test::allclose(y3, y2, 1e-12));
@@ -208,17 +201,6 @@ TEST(Mask, DensityAndWeightTermsGradients) {
   EXPECT_TRUE(torch::allclose(gR, expect, 1e-12, 1e-14));
 }
 
-TrainOptions tiny_run() {  // at --sparsity 0.5 (TrainContext's default)
-  TrainOptions o;
-  o.steps = 12;
-  o.global_batch = 2;
-  o.micro_batch = 1;
-  o.seqlen = 128;
-  o.log_every = 1000;
-  o.train_data = test::source_dir() + "/data/tinystories/train.txt";
-  return o;
-}
-
 TEST(Leap, DeterministicAndExactBudget) {
   std::string dir = resolve_model("stories260k").dir;
   auto tok = load_tokenizer(dir);
@@ -227,7 +209,7 @@ TEST(Leap, DeterministicAndExactBudget) {
   for (int r = 0; r < 2; ++r) {
     CausalLM m = load_model(dir, {});
     runs.push_back(train_leap(
-        m, *tok, [&] { return prior; }, tiny_run()));
+        m, *tok, [&] { return prior; }, test::tiny_train_options()));
     auto sp = measure_sparsity(m);
     int64_t z = 0, n = 0;
     for (auto& x : sp) z += x.zeros, n += x.numel;
@@ -242,7 +224,7 @@ TEST(Leap, InterruptedAndResumedRunEqualsUninterrupted) {
   std::string dir = resolve_model("stories260k").dir;
   auto tok = load_tokenizer(dir);
   auto prior = test::wanda_prior(dir, *tok, 0.5, 8, 128);
-  TrainOptions o = tiny_run();
+  TrainOptions o = test::tiny_train_options();
   o.save_every = 4;
   o.ckpt_dir = test::temp_dir("leap_ckpt_a");
   CausalLM a = load_model(dir, {});
@@ -307,7 +289,7 @@ TEST(Leap, GradientCheckpointingGivesTheSameTraining) {
   std::string dir = resolve_model("stories260k").dir;
   auto tok = load_tokenizer(dir);
   auto prior = test::wanda_prior(dir, *tok, 0.5, 8, 128);
-  TrainOptions o = tiny_run();
+  TrainOptions o = test::tiny_train_options();
   o.steps = 4;
   CausalLM a = load_model(dir, {});
   LeapResult plain = train_leap(
@@ -326,7 +308,7 @@ TEST(Leap, TrainingLowersLossAndHitsDensity) {
   auto tok = load_tokenizer(dir);
   auto prior = test::wanda_prior(dir, *tok, 0.6, 8, 128);
   CausalLM m = load_model(dir, {});
-  TrainOptions o = tiny_run();
+  TrainOptions o = test::tiny_train_options();
   o.steps = 60;
   o.final_mask = "threshold";
   Stopwatch whole;
@@ -362,7 +344,7 @@ TEST(Leap, NonFiniteTrainingNamesTheStepAndTheBlock) {
     torch::NoGradGuard ng;  // a NaN weight in block 2 (load_model refuses such files; here it appears later)
     m->decoder_linears()[2 * 7 + 5].linear->weight.view({-1})[3] = std::numeric_limits<float>::quiet_NaN();
   }
-  TrainOptions o = tiny_run();
+  TrainOptions o = test::tiny_train_options();
   o.steps = 2;
   std::string err;
   try {
@@ -387,7 +369,7 @@ TEST(Leap, Float16ModelIsRefusedNotTrainedWithoutLossScaling) {
           prior_called = true;
           return std::map<std::string, torch::Tensor>();
         },
-        tiny_run());
+        test::tiny_train_options());
   });
   EXPECT_NE(err.find("LEAP does not train a float16 model"), std::string::npos) << err;
   EXPECT_FALSE(prior_called);  // refused before any work
