@@ -114,8 +114,8 @@ MemoryEstimate estimate_memory(const ModelConfig& c, const MemoryInputs& in, int
   // CUDA (composite ops, one linear at a time): uniform noise and logistic terms while sampling; W⊙M,
   // dL/d(W⊙M), dL/dM and dL/dθ in backward. CPU (fused loops, pooled buffers): W⊙M and dL/d(W⊙M) per
   // distinct linear size, dL/dθ (float32 for either mask dtype) in place.
-  // learnable N:M (composite ops on every device): the uniforms, Gumbel logits and softmax of the
-  // pattern weights while sampling, dL/dp and the softmax backward, float32, per pattern logit
+  // learnable N:M: the composite path's uniforms, Gumbel logits and softmax while sampling, dL/dp
+  // and the softmax backward, float32 per pattern logit (the fused CPU loops need less: an upper bound)
   if (in.nm_m > 0)
     fixed("N:M sampling and gradient transients of the largest linear", double(largest_linear(c)) * (12.0 + 16.0 * r));
   if (in.cuda)
