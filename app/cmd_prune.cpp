@@ -38,6 +38,11 @@ using ojson = nlohmann::ordered_json;
 
 namespace {
 
+// What the memory model needs besides the LEAP settings.
+MemoryPlan memory_plan(const PruneArgs& o, torch::Dtype dt, int world, bool cuda, const SparsityPattern& pattern) {
+  return {o.nsamples, o.calib_seqlen, o.gpu_memory_gib, int(torch::elementSize(dt)), world, cuda, pattern.n, pattern.m};
+}
+
 // `--dry_run`: the memory estimate from config.json alone — the model's, or, for a short name not
 // downloaded yet, the architecture in its preset — so a GPU plan can be made on any machine.
 void dry_run(PruneArgs& o) {
@@ -61,9 +66,7 @@ void dry_run(PruneArgs& o) {
       o.device.rfind("cuda", 0) == 0 || ((o.device == "auto" || o.device.empty()) && torch::cuda::is_available());
   torch::Dtype dt = o.dtype.empty() ? (cuda ? torch::kBFloat16 : torch::kFloat32) : parse_dtype(o.dtype);
   const SparsityPattern pattern = parse_sparsity_type(o.sparsity_type);
-  MemoryPlan plan{o.nsamples, o.calib_seqlen, o.gpu_memory_gib, int(torch::elementSize(dt)),
-                  denv.world, cuda,           pattern.n,        pattern.m};
-  log::out(memory_estimate_table(cfg, source, o.leap, plan));
+  log::out(memory_estimate_table(cfg, source, o.leap, memory_plan(o, dt, denv.world, cuda, pattern)));
 }
 
 // What the flags, the recipe and the preset resolve to for this process.
@@ -75,6 +78,22 @@ struct PruneRun {
   SparsityPattern pattern;
   bool leap = false;  // --method leap
 };
+
+// On CUDA, the measured training peaks (rank 0's) beside the memory model's total: how far the
+// --dry_run estimate is from this run (fragmentation and the allocator's cache are not modelled).
+void compare_with_memory_model(const PruneArgs& o, const PruneRun& r, const ModelConfig& cfg, ojson& training) {
+  if (!r.dev.is_cuda() || !training.contains("cuda_peak_reserved_mib_per_rank")) return;
+  const MemoryPlan plan = memory_plan(o, r.dtype, r.denv.world, true, r.pattern);
+  const MemoryEstimate e = estimate_memory(cfg, memory_inputs(o.leap, plan), plan.nsamples, plan.calib_seqlen);
+  const double model_mib = e.total / (1024.0 * 1024.0);
+  const double alloc = training["cuda_peak_allocated_mib_per_rank"][0].get<double>(),
+               reserved = training["cuda_peak_reserved_mib_per_rank"][0].get<double>();
+  training["memory_model_mib_per_rank"] = model_mib;
+  LEAP_INFO(
+      "memory model: %.0f MiB per rank while training; measured on rank 0: %.0f MiB allocated (%.2fx), %.0f "
+      "MiB reserved (%.2fx)",
+      model_mib, alloc, alloc / model_mib, reserved, reserved / model_mib);
+}
 
 // Applies the preset, fills the defaults that depend on others (calibration and training text,
 // the checkpoint folder, device per rank, dtype) and checks the method; `o` then shows them all.
@@ -290,6 +309,7 @@ void run_prune(PruneArgs& o) {
     TrainContext ctx{o.sparsity, o.seed, {{"model", r.rm.dir}}, comm.get(), r.pattern.n, r.pattern.m};
     LeapResult lr = train_leap(m, *tok, make_prior, o.leap, ctx);
     training = lr.summary;
+    compare_with_memory_model(o, r, m->config(), training);
     if (!lr.finished) return;           // --max_steps_per_run: a checkpoint was written, nothing else
     if (comm && !comm->main()) return;  // rank 0 evaluates and writes the outputs
     keep = std::move(lr.keep);

@@ -133,8 +133,7 @@ MemoryEstimate estimate_memory(const ModelConfig& c, const MemoryInputs& in, int
   return e;
 }
 
-std::string memory_estimate_table(const ModelConfig& c, const std::string& source, const TrainOptions& o,
-                                  const MemoryPlan& plan) {
+MemoryInputs memory_inputs(const TrainOptions& o, const MemoryPlan& plan) {
   const int model_dtype_bytes = plan.model_dtype_bytes, world = plan.world;
   const bool cuda = plan.cuda;
   MemoryInputs in;
@@ -151,6 +150,14 @@ std::string memory_estimate_table(const ModelConfig& c, const std::string& sourc
   in.distill = o.distill_weight > 0;
   in.nm_n = plan.nm_n;
   in.nm_m = plan.nm_m;
+  return in;
+}
+
+std::string memory_estimate_table(const ModelConfig& c, const std::string& source, const TrainOptions& o,
+                                  const MemoryPlan& plan) {
+  const int model_dtype_bytes = plan.model_dtype_bytes, world = plan.world;
+  const bool cuda = plan.cuda;
+  const MemoryInputs in = memory_inputs(o, plan);
   MemoryEstimate e = estimate_memory(c, in, plan.nsamples, plan.calib_seqlen);
   std::ostringstream s;
   s << strformat("memory estimate per rank (leap prune --dry_run) for %s\n", source.c_str());

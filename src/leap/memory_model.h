@@ -21,10 +21,10 @@ struct MemoryInputs {
   bool shard = false;
   int64_t micro_batch = 1, seqlen = 4096;
   bool grad_checkpoint = false;
-  bool cuda = true;          // runtime constant: CUDA context vs CPU libraries
-  bool autocast = false;     // float32 model under bf16 autocast: activations in 2 bytes
-  double bucket_mib = 25.0;  // gradient bucket target (the optimizer's scratch is one bucket slice)
-  bool distill = false;      // --distill_weight > 0: the teacher's hidden states and logits
+  bool cuda = true;            // runtime constant: CUDA context vs CPU libraries
+  bool autocast = false;       // float32 model under bf16 autocast: activations in 2 bytes
+  double bucket_mib = 25.0;    // gradient bucket target (the optimizer's scratch is one bucket slice)
+  bool distill = false;        // --distill_weight > 0: the teacher's hidden states and logits
   int64_t nm_n = 0, nm_m = 0;  // learnable N:M masks: C(M,N)/M pattern logits per weight (1.5 for 2:4, 8.75 for 4:8)
 };
 
@@ -57,6 +57,8 @@ struct MemoryPlan {
   bool cuda = true;
   int64_t nm_n = 0, nm_m = 0;  // --sparsity_type N:M (learnable N:M masks); 0:0 unstructured
 };
+// The estimate's inputs for the LEAP settings and the plan.
+MemoryInputs memory_inputs(const TrainOptions& o, const MemoryPlan& plan);
 // The table for config `c` (read from `source`), the LEAP settings and the plan.
 std::string memory_estimate_table(const ModelConfig& c, const std::string& source, const TrainOptions& o,
                                   const MemoryPlan& plan);

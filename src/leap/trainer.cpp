@@ -22,6 +22,7 @@
 #include "leap/final_mask.h"
 #include "leap/train_data.h"
 #include "leap/train_state.h"
+#include "model/device.h"
 #include "model/grad_checkpoint.h"
 #include "model/lm_loss.h"
 #include "model/mask.h"
@@ -336,7 +337,7 @@ class Trainer {
   void log_step(int64_t t, const StepSums& sums, double gnorm, double kappa, double tau, double lr);
   void snapshot(int64_t step_done);   // collective when sharded; rank 0 writes
   int64_t hard_kept(size_t i) const;  // weights linear i keeps if training ended now (θ > 0; N:M: N per group)
-  std::vector<double> peak_rss_per_rank();
+  std::vector<double> per_rank(double value);  // every rank's value, on every rank
 
   CausalLM& m_;
   const Tokenizer& tok_;
@@ -567,11 +568,15 @@ void Trainer::log_step(int64_t t, const StepSums& sums, double gnorm, double kap
   const double penalty = o_.sparse_reg * std::abs(soft - reg_.target_density);
   const double el = sw_.seconds(), tok_s = double((t + 1 - start_) * o_.global_batch * o_.seqlen) / el;
   const std::string kl = o_.distill_weight > 0 ? strformat(" | kl %.4f", sums.kl / double(reg_.grad_acc)) : "";
+  const DeviceMemory dm = device_memory(dev_);  // rank 0's; the per-rank peaks come at the end
+  const std::string cuda = dev_.is_cuda() ? strformat(" | cuda %.0f MiB (peak %.0f, reserved %.0f)", dm.allocated_mib,
+                                                      dm.peak_allocated_mib, dm.peak_reserved_mib)
+                                          : "";
   LEAP_INFO(
       "step %lld/%lld | ce %.4f%s | density pen %.4f | soft density %.4f | hard density %.4f | tau %.3f | kappa %.1f | "
-      "lr %.2e | %.0f tok/s | rss %.0f MiB | eta %s",
+      "lr %.2e | %.0f tok/s | rss %.0f MiB%s | eta %s",
       (long long)(t + 1), (long long)T_, ce_mean, kl.c_str(), penalty, soft, hard, tau, kappa, lr, tok_s, rss_mib(),
-      format_duration(el / double(t + 1 - start_) * double(T_ - t - 1)).c_str());
+      cuda.c_str(), format_duration(el / double(t + 1 - start_) * double(T_ - t - 1)).c_str());
   ojson per_block = ojson::array();
   for (const auto& idx : L_.of_block) {
     int64_t p = 0, n = 0;
@@ -591,6 +596,9 @@ void Trainer::log_step(int64_t t, const StepSums& sums, double gnorm, double kap
                {"lr", lr},
                {"tokens_per_s", tok_s},
                {"rss_mib", rss_mib()},
+               {"cuda_allocated_mib", dev_.is_cuda() ? ojson(dm.allocated_mib) : ojson()},
+               {"cuda_peak_allocated_mib", dev_.is_cuda() ? ojson(dm.peak_allocated_mib) : ojson()},
+               {"cuda_peak_reserved_mib", dev_.is_cuda() ? ojson(dm.peak_reserved_mib) : ojson()},
                {"ranks", W_},
                {"block_hard_density", per_block}};
   log_lines_ += rec.dump() + "\n";
@@ -618,21 +626,22 @@ void Trainer::snapshot(int64_t step_done) {
   if (comm_) comm_->barrier();
 }
 
-// Peak resident memory of each rank while training (every rank learns all of them).
-std::vector<double> Trainer::peak_rss_per_rank() {
-  Tensor peaks = torch::zeros({W_}, torch::TensorOptions().dtype(torch::kFloat64));
-  peaks[rank_] = peak_rss_mib();
+// Each rank's `value` (every rank learns all of them).
+std::vector<double> Trainer::per_rank(double value) {
+  Tensor v = torch::zeros({W_}, torch::TensorOptions().dtype(torch::kFloat64));
+  v[rank_] = value;
   if (comm_) {
-    Tensor p = peaks.to(dev_);
+    Tensor p = v.to(dev_);
     comm_->allreduce_sum(p);
-    peaks = p.cpu();
+    v = p.cpu();
   }
-  return std::vector<double>(peaks.data_ptr<double>(), peaks.data_ptr<double>() + W_);
+  return std::vector<double>(v.data_ptr<double>(), v.data_ptr<double>() + W_);
 }
 
 LeapResult Trainer::run(const PriorFn& make_prior) {
   start(make_prior);
-  reset_peak_rss();                  // the training peak, without the prior's second model copy
+  reset_peak_rss();  // the training peaks, without the prior's second model copy
+  reset_device_peaks(dev_);
   std::vector<double> step_seconds;  // wall time of each step of this invocation (benchmarks)
   int64_t t = start_;
   for (; t < T_; ++t) {
@@ -643,13 +652,23 @@ LeapResult Trainer::run(const PriorFn& make_prior) {
     if (o_.save_every > 0 && (t + 1) % o_.save_every == 0 && t + 1 < T_) snapshot(t + 1);
   }
   release_mask_buffers();
-  const std::vector<double> peaks = peak_rss_per_rank();
+  const std::vector<double> peaks = per_rank(peak_rss_mib());
+  const DeviceMemory dm = device_memory(dev_);
+  const std::vector<double> dev_alloc = per_rank(dm.peak_allocated_mib), dev_reserved = per_rank(dm.peak_reserved_mib);
   const double state_mib = double(opt_->state_bytes()) / (1024.0 * 1024.0);
-  std::string peak_list;
-  for (int r = 0; r < W_; ++r) peak_list += strformat("%s%.0f", r ? ", " : "", peaks[size_t(r)]);
-  if (t > start_)
-    LEAP_INFO("peak resident memory while training: %s MiB%s; mask state %.1f MiB per rank", peak_list.c_str(),
-              W_ > 1 ? " (ranks 0..)" : "", state_mib);
+  auto list = [&](const std::vector<double>& v) {
+    std::string s;
+    for (int r = 0; r < W_; ++r) s += strformat("%s%.0f", r ? ", " : "", v[size_t(r)]);
+    return s;
+  };
+  const char* ranks = W_ > 1 ? " (ranks 0..)" : "";
+  if (t > start_) {
+    LEAP_INFO("peak resident memory while training: %s MiB%s; mask state %.1f MiB per rank", list(peaks).c_str(), ranks,
+              state_mib);
+    if (dev_.is_cuda())
+      LEAP_INFO("peak CUDA memory while training: %s MiB allocated, %s MiB reserved%s", list(dev_alloc).c_str(),
+                list(dev_reserved).c_str(), ranks);
+  }
   LeapResult res;
   // float32 (the master copy where θ is bfloat16); rank 0 alone holds it and decides the mask
   opt_->gather(&res.theta, nullptr, nullptr, main_rank_);
@@ -688,6 +707,8 @@ LeapResult Trainer::run(const PriorFn& make_prior) {
                  {"ranks", W_},
                  {"shard_optimizer", o_.shard_optimizer && W_ > 1},
                  {"peak_rss_mib_per_rank", peaks},
+                 {"cuda_peak_allocated_mib_per_rank", dev_.is_cuda() ? ojson(dev_alloc) : ojson()},
+                 {"cuda_peak_reserved_mib_per_rank", dev_.is_cuda() ? ojson(dev_reserved) : ojson()},
                  {"mask_state_mib_per_rank", state_mib}};
   res.step_seconds = step_seconds;
   return res;

@@ -1,6 +1,9 @@
 // device.cpp — see device.h.
 #include "model/device.h"
 
+#include <ATen/DeviceAccelerator.h>
+#include <c10/core/CachingDeviceAllocator.h>
+
 #include "base/error.h"
 
 namespace leap {
@@ -26,6 +29,25 @@ torch::Device parse_device(const std::string& spec) {
 
 torch::Dtype default_dtype(const torch::Device& d) {
   return d.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
+}
+
+namespace {
+c10::DeviceIndex index_of(const torch::Device& d) {
+  return d.has_index() ? d.index() : at::accelerator::getDeviceIndex();
+}
+}  // namespace
+
+DeviceMemory device_memory(const torch::Device& d) {
+  if (d.is_cpu()) return {};
+  const auto stats = c10::getDeviceAllocator(d.type())->getDeviceStats(index_of(d));
+  const auto& a = stats.allocated_bytes[size_t(c10::CachingAllocator::StatType::AGGREGATE)];
+  const auto& r = stats.reserved_bytes[size_t(c10::CachingAllocator::StatType::AGGREGATE)];
+  constexpr double kMiB = 1024.0 * 1024.0;
+  return {double(a.current) / kMiB, double(a.peak) / kMiB, double(r.current) / kMiB, double(r.peak) / kMiB};
+}
+
+void reset_device_peaks(const torch::Device& d) {
+  if (!d.is_cpu()) c10::getDeviceAllocator(d.type())->resetPeakStats(index_of(d));
 }
 
 }  // namespace leap

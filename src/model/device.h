@@ -1,5 +1,6 @@
 // device.h — run-time device choice: "auto" (cuda when available, else cpu), "cpu", "cuda",
-// "cuda:N". Requesting CUDA on a machine without it is an error, never a silent fallback.
+// "cuda:N". Requesting CUDA on a machine without it is an error, never a silent fallback. And the
+// device's caching-allocator memory figures (what torch.cuda.memory_allocated / max_memory_* say).
 #pragma once
 #include <string>
 #include <torch/torch.h>
@@ -9,4 +10,13 @@ torch::Device parse_device(const std::string& spec);
 // Default model dtype for a device when the user does not choose: float32 on CPU (bf16 matmul is
 // slow and inexact on many CPUs), bfloat16 on CUDA.
 torch::Dtype default_dtype(const torch::Device& d);
+
+// A device's caching-allocator figures in MiB: allocated = held by live tensors, reserved = taken
+// from the driver (allocated + the cache); peaks since reset_device_peaks. All zero on the CPU
+// (the host side is the resident set size, which the trainer reports separately).
+struct DeviceMemory {
+  double allocated_mib = 0, peak_allocated_mib = 0, reserved_mib = 0, peak_reserved_mib = 0;
+};
+DeviceMemory device_memory(const torch::Device& d);
+void reset_device_peaks(const torch::Device& d);
 }  // namespace leap

@@ -1,6 +1,7 @@
 // grad_checkpoint.cpp — see grad_checkpoint.h.
 #include "model/grad_checkpoint.h"
 
+#include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 namespace leap {
@@ -25,6 +26,29 @@ Tensor run_block(BlockCall& c, const Tensor& h, const std::vector<LinearMask>& m
   return out;
 }
 
+// Sets one device type's autocast state for a scope and restores the previous one: the re-run in
+// backward must compute as the forward did, and the engine's backward thread (CUDA) has autocast off.
+class AutocastScope {
+ public:
+  AutocastScope(c10::DeviceType dev, bool on, c10::ScalarType dt)
+      : dev_(dev), was_on_(at::autocast::is_autocast_enabled(dev)), was_dt_(at::autocast::get_autocast_dtype(dev)) {
+    at::autocast::set_autocast_enabled(dev_, on);
+    at::autocast::set_autocast_dtype(dev_, dt);
+  }
+  ~AutocastScope() {
+    if (!was_on_ && at::autocast::is_autocast_enabled(dev_)) at::autocast::clear_cache();
+    at::autocast::set_autocast_enabled(dev_, was_on_);
+    at::autocast::set_autocast_dtype(dev_, was_dt_);
+  }
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  c10::DeviceType dev_;
+  bool was_on_;
+  c10::ScalarType was_dt_;
+};
+
 class BlockRecomputeFn : public torch::autograd::Function<BlockRecomputeFn> {
  public:
   // the θ leaves arrive as a TensorList so that autograd counts each one as a differentiable input
@@ -33,6 +57,9 @@ class BlockRecomputeFn : public torch::autograd::Function<BlockRecomputeFn> {
     ctx->save_for_backward({h});
     ctx->saved_data["call"] = call_ptr;
     ctx->saved_data["h_grad"] = h.requires_grad();  // saved variables come back without this flag
+    const auto dev = h.device().type();             // the forward's autocast state, for the re-run
+    ctx->saved_data["autocast"] = at::autocast::is_autocast_enabled(dev);
+    ctx->saved_data["autocast_dtype"] = int64_t(at::autocast::get_autocast_dtype(dev));
     (void)thetas;
     return run_block(*call, h, call->masks);  // no graph is recorded here: no activations are kept
   }
@@ -45,7 +72,9 @@ class BlockRecomputeFn : public torch::autograd::Function<BlockRecomputeFn> {
     variable_list inputs;
     if (h.requires_grad()) inputs.push_back(h);
     for (auto& m : masks) inputs.push_back(m.theta = m.theta.detach().requires_grad_(true));
-    Tensor out = run_block(*call, h, masks);  // the re-run
+    AutocastScope autocast(h.device().type(), ctx->saved_data["autocast"].toBool(),
+                           c10::ScalarType(ctx->saved_data["autocast_dtype"].toInt()));
+    Tensor out = run_block(*call, h, masks);  // the re-run, under the forward's autocast state
     variable_list g = torch::autograd::grad({out}, inputs, {grads[0]});
     variable_list result;
     size_t k = 0;

@@ -4,7 +4,8 @@
 // with gradients enabled from the saved block input and the same soft masks (their θ leaves are
 // inputs of the function, so the masked linears' θ gradients reach them), then backpropagates.
 // Masks are sampled outside the recomputed region, as in the reference, so the re-run sees
-// exactly the forward's masks and the gradient is unbiased (docs/METHOD.md §1.2).
+// exactly the forward's masks and the gradient is unbiased (docs/METHOD.md §1.2). The re-run runs
+// under the forward's autocast state (the engine's backward thread has autocast off).
 #pragma once
 #include <torch/torch.h>
 

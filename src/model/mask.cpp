@@ -2,6 +2,7 @@
 #include "model/mask.h"
 
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "model/mask_kernel.h"
@@ -45,13 +46,13 @@ Tensor masked_weight(const Tensor& w, const Tensor& m) {
 }
 
 // y = x (W ⊙ M)ᵀ; backward: dL/dx = dy (W⊙M), dL/dθ via mask_logit_grad from dL/d(W⊙M) = dyᵀ x.
-// Saves x, W and M (alive anyway), no product.
+// Saves x (in the compute dtype), W and M (alive anyway), no product. The engine casts dL/dx back
+// to x's dtype.
 class MaskedLinearFn : public torch::autograd::Function<MaskedLinearFn> {
  public:
   static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& theta, const Tensor& w, const Tensor& m,
                         double scale, double g_sum, double g_w2, const std::optional<Tensor>& P,
                         const std::optional<Tensor>& patterns) {
-    ctx->save_for_backward({x, w, m});
     // N:M only (nullopt for the unstructured mask: an undefined tensor may not be an autograd input)
     ctx->saved_data["P"] = P.value_or(Tensor());
     ctx->saved_data["patterns"] = patterns.value_or(Tensor());
@@ -59,16 +60,25 @@ class MaskedLinearFn : public torch::autograd::Function<MaskedLinearFn> {
     ctx->saved_data["g_sum"] = g_sum;
     ctx->saved_data["g_w2"] = g_w2;
     ctx->saved_data["theta_dtype"] = int64_t(theta.scalar_type());
-    Tensor wm = masked_weight(w, m);  // W ⊙ M, released after the product
-    return torch::matmul(x, wm.t());
+    // under autocast the product runs in the autocast dtype, and backward in the same one (torch.amp's
+    // custom_fwd(cast_inputs) / custom_bwd): the engine runs backward with autocast off, so record it
+    const auto dev = x.device().type();
+    const bool cast = at::autocast::is_autocast_enabled(dev);
+    const auto cdt = cast ? at::autocast::get_autocast_dtype(dev) : x.scalar_type();
+    ctx->saved_data["compute_dtype"] = int64_t(cdt);
+    const Tensor xc = x.to(cdt);
+    ctx->save_for_backward({xc, w, m});
+    Tensor wm = masked_weight(w, m).to(cdt);  // W ⊙ M, released after the product
+    return torch::matmul(xc, wm.t());
   }
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
     auto saved = ctx->get_saved_variables();
     const Tensor &x = saved[0], &w = saved[1], &m = saved[2];
     const Tensor P = ctx->saved_data["P"].toTensor(), patterns = ctx->saved_data["patterns"].toTensor();
-    const Tensor& gy = grads[0];  // [..., out]
+    const auto cdt = c10::ScalarType(ctx->saved_data["compute_dtype"].toInt());  // the forward's (x is in it)
+    const Tensor gy = grads[0].to(cdt);                                          // [..., out]
     Tensor gx, gtheta;
-    if (ctx->needs_input_grad(0)) gx = gy.matmul(masked_weight(w, m));  // dL/dx = dy (W⊙M)
+    if (ctx->needs_input_grad(0)) gx = gy.matmul(masked_weight(w, m).to(cdt));  // dL/dx = dy (W⊙M)
     if (ctx->needs_input_grad(1)) {
       Tensor gy2 = gy.reshape({-1, gy.size(-1)}), x2 = x.reshape({-1, x.size(-1)});
       Tensor gwm;  // dL/d(W⊙M) = dyᵀ x  [out, in]

@@ -2,6 +2,7 @@
 // autograd on the plain formula (double precision), the Gumbel-sigmoid's mean, the schedules,
 // the prior's reproduction of the Wanda mask, the loss terms' gradients, determinism, and a
 // training run on stories260k that lowers the loss and lands exactly on the budget.
+#include <ATen/autocast_mode.h>
 #include <thread>
 
 #include "base/error.h"
@@ -54,6 +55,95 @@ TEST(Mask, MaskedLinearForwardAndGradientsMatchPlainAutograd) {
   // forward only (no θ): the same output, no θ gradient
   torch::Tensor y3 = masked_linear(x, w, LinearMask{M, torch::Tensor()}, b);
   EXPECT_TRUE(test::allclose(y3, y2, 1e-12));
+}
+
+// CPU bf16 autocast for a scope (the trainer uses CUDA's; the CPU one exercises the same code).
+struct CpuAutocast {
+  CpuAutocast() {
+    at::autocast::set_autocast_enabled(at::kCPU, true);
+    at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
+  }
+  ~CpuAutocast() {
+    at::autocast::set_autocast_enabled(at::kCPU, false);
+    at::autocast::clear_cache();
+  }
+};
+
+// Under autocast the masked linear computes as autocast's own linear would (bf16 operands), and its
+// backward, which the engine runs with autocast off, in the same dtype: gradients equal autograd
+// through autocast's plain formula (float32 operands, bf16 products; a float32 output gradient
+// meeting bf16 operands used to end the backward with a dtype error).
+TEST(Mask, MaskedLinearUnderAutocastComputesForwardAndBackwardInItsDtype) {
+  torch::manual_seed(0);
+  torch::Tensor x = torch::randn({2, 5, 64}).requires_grad_(true);
+  torch::Tensor w = torch::randn({32, 64});
+  torch::Tensor theta = (torch::randn({32, 64}) * 0.05).requires_grad_(true);
+  torch::Tensor L = torch::logit(torch::rand({32, 64}) * 0.98 + 0.01);
+  const double kappa = 25.0, tau = 1.5, a = 0.3, c = -0.7;
+  auto M_of = [&](const torch::Tensor& th) { return torch::sigmoid((kappa * th + L) / tau); };
+  torch::Tensor M = M_of(theta).detach();
+  const double r = (M * w).norm().item<double>();
+  torch::Tensor y1, y2, M2;
+  {
+    CpuAutocast ac;
+    y1 = masked_linear(x, w, LinearMask{M, theta, kappa / tau, a, c / r}, torch::Tensor());
+    M2 = M_of(theta);
+    y2 = torch::matmul(x, (w * M2).t());  // autocast casts both operands
+  }
+  ASSERT_EQ(y1.scalar_type(), torch::kBFloat16);
+  ASSERT_EQ(y2.scalar_type(), torch::kBFloat16);
+  // the same bf16 GEMMs as autocast's (a backward in float32 would differ by bf16 rounding, ~2e-3 of
+  // the largest value); θ's gradient adds float32 terms in another order
+  auto tol = [](const torch::Tensor& t, double rel) { return rel * t.abs().max().item<double>(); };
+  EXPECT_TRUE(test::allclose(y1, y2, tol(y2, 2e-4)));
+  torch::Tensor gy = torch::randn(y1.sizes()).to(torch::kBFloat16);
+  auto g1 = torch::autograd::grad({y1}, {x, theta}, {gy});
+  torch::Tensor loss2 = (y2 * gy).sum().to(torch::kFloat32) + a * M2.sum() + c * (M2 * w).norm();
+  auto g2 = torch::autograd::grad({loss2}, {x, theta});
+  EXPECT_EQ(g1[0].scalar_type(), torch::kFloat32);  // the engine casts dL/dx back to x's dtype
+  EXPECT_TRUE(test::allclose(g1[0], g2[0], tol(g2[0], 2e-4)));
+  EXPECT_TRUE(test::allclose(g1[1], g2[1], tol(g2[1], 1e-4)));
+}
+
+// A recomputed block re-runs under the forward's autocast state, so its θ gradients equal those
+// of the block run without recomputation (autocast is off when backward runs, as on CUDA's
+// backward thread; a re-run in float32 differs by bf16 rounding, ~1e-2 relative).
+TEST(Mask, RecomputedBlockUnderAutocastEqualsThePlainBlock) {
+  CausalLM m = load_model(resolve_model("stories260k").dir, {});
+  torch::manual_seed(0);
+  torch::Tensor ids = torch::randint(1, 500, {2, 32}, torch::kInt64);
+  auto rope = m->rope(32);
+  torch::Tensor h = m->embed(ids).detach();
+  auto linears = m->block_linears(0);
+  std::vector<LinearMask> masks;
+  std::vector<torch::Tensor> thetas;
+  for (size_t i = 0; i < linears.size(); ++i) {
+    const torch::Tensor& w = linears[i].linear->weight;
+    thetas.push_back((torch::randn(w.sizes()) * 0.05).requires_grad_(true));
+    MaskSample s = sample_mask(thetas.back(), w, 25.0, 1.5, 7 + i);
+    masks.push_back(LinearMask{s.M, thetas.back(), 25.0 / 1.5});
+  }
+  auto theta_grads = [&](bool recompute) {
+    torch::Tensor out;
+    {
+      CpuAutocast ac;
+      if (recompute) {
+        out = recomputed_block(*m, 0, h, masks, rope);
+      } else {
+        for (size_t i = 0; i < linears.size(); ++i) linears[i].linear->mask = masks[i];
+        out = m->run_layer(0, h, rope);
+        for (auto& l : linears) l.linear->mask = LinearMask();
+      }
+    }
+    torch::manual_seed(1);
+    torch::Tensor gy = torch::randn(out.sizes()).to(out.scalar_type());
+    auto g = torch::autograd::grad({out}, thetas, {gy});
+    release_recomputed_blocks();
+    return g;
+  };
+  auto plain = theta_grads(false), recomputed = theta_grads(true);
+  for (size_t i = 0; i < plain.size(); ++i)
+    EXPECT_TRUE(test::allclose(recomputed[i], plain[i], 1e-6 * plain[i].abs().max().item<double>())) << linears[i].name;
 }
 
 // The fused CPU loop (float32 and bfloat16 mask state) against the composite ops.
