@@ -60,6 +60,9 @@ echo "[bench] SmolLM2-135M: LEAP step vs dense fine-tuning and vs the PyTorch ea
 smol="$("$root/scripts/get_smollm2.sh" "$venv" | tail -1)"
 "$build/leap_bench" --only step --model "$smol" --train_data "$train" --seqlen "$seqlen" --steps 3 --rounds 2 \
   --threads "$threads" --gemm_n 1024 --output_path "$work/smol_step.json" > "$work/smol_step.log" 2>&1 || true
+"$build/leap_bench" --only mask,profile --model "$smol" --train_data "$train" --seqlen "$seqlen" --reps 3 \
+  --threads "$threads" --gemm_n 1024 --output_path "$work/smol_profile.json" > "$work/smol_profile.md" 2> "$work/smol_profile.log" \
+  || echo "mask / profile benchmark failed: see $work/smol_profile.log" > "$work/smol_profile.md"
 rm -f "$work/smol_peers.json"
 "$py" "$root/scripts/bench_peers.py" "$smol" --only leap_step --seqlen "$seqlen" --steps 4 --threads "$threads" \
   --output "$work/smol_peers.json" > "$work/smol_peers.log" 2>&1 || true
@@ -145,6 +148,16 @@ if "step" in ss and "leap_step_s" in sp:
 else:
     w(f"not measured: {ss.get('error', '')} {sp.get('error', '')}")
 w("")
+w("## SmolLM2-135M: mask sampling and where a LEAP step's time goes")
+w("")
+prof = open(os.path.join(work, "smol_profile.md")).read().strip().split("\n\n")
+w("\n\n".join(prof[2:] if len(prof) > 2 else prof))  # without the threads line and the ceiling table
+w("")
+w("Mask rows: one sample and one logit gradient for every decoder linear (`leap_bench --only mask`), the fused CPU "
+  "loops against the composite LibTorch ops. Profile: LibTorch's profiler around the third step of a LEAP run "
+  "(1 x 512 tokens), the trainer's phases (inclusive) and the ops by self time; the fused mask loops run outside any "
+  "op, so they are the self time of `leap::sample_masks` and of the masked linear's backward node.")
+w("")
 w("## Memory")
 w("")
 w(open(os.path.join(work, "memory.md")).read().strip())
@@ -174,7 +187,7 @@ w("## Commands")
 w("")
 w("```")
 w("scripts/bench.sh                      # everything above, rewrites docs/PERFORMANCE.md")
-w("build/leap_bench --help               # the C++ tables alone (sections gemm, linear, step, eval)")
+w("build/leap_bench --help               # the C++ tables alone (sections gemm, linear, mask, step, profile, eval)")
 w("scripts/bench_memory.sh               # the memory table alone")
 w("scripts/bench_tokenize.sh [MODEL] [N]  # the tokenisation table alone")
 w("scripts/bench_eval.sh [MODEL] [LIMIT] [MMLU_LIMIT]  # the evaluation table alone")

@@ -20,7 +20,7 @@ namespace {
 
 constexpr char kMagic[8] = {'L', 'E', 'A', 'P', 'T', 'O', 'K', '1'};
 constexpr char kEndMagic[8] = {'L', 'E', 'A', 'P', 'E', 'N', 'D', '1'};
-constexpr int kFormatVersion = 1;
+constexpr int kFormatVersion = 2;  // 2: the header records tokens_sha256
 constexpr size_t kTrailer = 5 * 8;
 
 size_t padded_token_bytes(uint64_t n_tokens) {
@@ -71,10 +71,12 @@ bool map_cache(const std::string& path, const nlohmann::json& want, std::shared_
 struct BuildResult {
   std::vector<uint64_t> offsets{0};
   bool complete = false;
+  std::string tokens_sha256;  // of the ids (uint32, in order), then the offsets (uint64)
 };
 
 BuildResult tokenise(const Tokenizer& tok, const TextSource& src, const TokenCacheOptions& o, FileWriter& w) {
   BuildResult r;
+  Sha256 hash;
   const int threads = o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()));
   const int64_t total_mb = std::max<int64_t>(1, int64_t(src.bytes() / 1000000));
   Progress progress("tokenising " + src.spec, total_mb, "MB");
@@ -108,6 +110,7 @@ BuildResult tokenise(const Tokenizer& tok, const TextSource& src, const TokenCac
       r.offsets.push_back(r.offsets.back() + d.size());
     }
     w.write(out.data(), out.size() * 4);
+    hash.update(out.data(), out.size() * 4);
     batch.clear();
     batch_chars = 0;
   };
@@ -126,6 +129,8 @@ BuildResult tokenise(const Tokenizer& tok, const TextSource& src, const TokenCac
       });
   if (!batch.empty()) flush();
   if (r.offsets.size() == 1) fail("%s: no documents", src.describe().c_str());
+  hash.update(r.offsets.data(), r.offsets.size() * 8);
+  r.tokens_sha256 = hash.hex_digest();
   if (r.complete && total_mb > mb_reported) progress.advance(total_mb - mb_reported);
   progress.finish(strformat("%zu documents, %llu tokens", r.offsets.size() - 1, (unsigned long long)r.offsets.back()));
   return r;
@@ -164,6 +169,7 @@ void build_cache(const Tokenizer& tok, const TextSource& src, const TokenCacheOp
     header["tokens"] = n_tokens;
     header["complete"] = r.complete;
     header["max_documents"] = o.max_documents;
+    header["tokens_sha256"] = r.tokens_sha256;
     std::string hs = header.dump();
     w.write(hs);
     uint64_t trailer[4] = {n_tokens, n_docs, hs.size(), r.complete ? 1u : 0u};

@@ -9,7 +9,9 @@
 // and renamed (fs_util.h), so the final name never holds a torn file; a file that fails the size
 // and trailer checks anyway (copied half, disk full) is rebuilt with a warning. The key hashes
 // the tokenizer's fingerprint and the source's identity (paths, sizes, mtimes, HF blobs, text
-// field); the header also records them and is checked on open. One process builds (the first
+// field); the header also records them and is checked on open, and records the sha256 of the
+// ids and offsets themselves (tokens_sha256: what a run trained on, wherever the text lives and
+// whatever its file times — a resumed run compares it). One process builds (the first
 // local rank); the others wait for the file, up to --data_timeout seconds.
 // Not here: packing documents into blocks (packing.h).
 #pragma once
@@ -43,6 +45,7 @@ class TokenCache {
   double build_seconds() const { return build_seconds_; }
   const std::string& path() const { return map_->path(); }
   const nlohmann::json& header() const { return header_; }
+  std::string tokens_sha256() const { return header_.at("tokens_sha256").get<std::string>(); }
 
  private:
   friend TokenCache open_token_cache(const Tokenizer&, const TextSource&, const TokenCacheOptions&);

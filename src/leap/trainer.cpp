@@ -2,6 +2,7 @@
 #include "leap/trainer.h"
 
 #include <ATen/autocast_mode.h>
+#include <ATen/record_function.h>
 #include <cmath>
 #include <cstdio>
 #include <numeric>
@@ -386,7 +387,6 @@ Trainer::Trainer(CausalLM& m, const Tokenizer& tok, const TrainOptions& o, const
   L_ = masked_linears(m, patterns_);
   source_ = resolve_training_source(o);
   fp_ = run_fingerprint(o, ctx);
-  fp_["train_data"] = sha256_hex(source_.identity().dump());  // the text, not its path
   // θ in flat buckets (replicated or sharded AdamW)
   BucketedAdamWOptions ao;
   ao.beta1 = o.beta1;
@@ -406,6 +406,8 @@ Trainer::Trainer(CausalLM& m, const Tokenizer& tok, const TrainOptions& o, const
 void Trainer::start(const PriorFn& make_prior) {
   // the text first: a bad source fails before minutes of prior
   data_ = std::make_unique<BlockSampler>(load_training_data(tok_, o_, source_, rank_), uint64_t(ctx_.seed));
+  // the tokens themselves, not the files' paths or times: a fresh clone or a copied dataset resumes
+  fp_["train_data"] = data_->data().cache.tokens_sha256();
   const int64_t consumed = o_.steps * o_.global_batch;
   if (main_rank_) {
     if (log::level() <= log::Level::info) log::out(format_table("LEAP training data", data_->data().summary(consumed)));
@@ -460,46 +462,57 @@ void Trainer::start(const PriorFn& make_prior) {
 
 // One micro-batch: masks, forward through every block with them, CE, backward; adds to `sums`.
 void Trainer::micro_batch(int64_t t, int64_t a, const Tensor& x, double kappa, double tau, StepSums& sums) {
+  // the RECORD_USER_SCOPE blocks name the phases for LibTorch's profiler (leap_bench --only profile)
   const std::vector<Tensor>& thetas = opt_->params();
-  MicroBatchMasks mb =
-      sample_micro_batch_masks(L_, thetas, opt_->grad_leaves(), patterns_, reg_, kappa, tau, double(t) / double(T_),
-                               [&](size_t i) { return noise_seed(ctx_.seed, t, a, i); });
+  MicroBatchMasks mb;
+  {
+    RECORD_USER_SCOPE("leap::sample_masks");
+    mb = sample_micro_batch_masks(L_, thetas, opt_->grad_leaves(), patterns_, reg_, kappa, tau, double(t) / double(T_),
+                                  [&](size_t i) { return noise_seed(ctx_.seed, t, a, i); });
+  }
   auto rope = m_->rope(o_.seqlen);
   if (autocast_) {
     at::autocast::set_autocast_enabled(at::kCUDA, true);
     at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
   }
   Tensor ht;  // the dense teacher's last hidden states: no mask is set yet, no graph is kept
-  if (o_.distill_weight > 0) {
-    torch::NoGradGuard ng;
-    ht = m_->hidden(x);
-  }
-  Tensor h = m_->embed(x);
-  for (int64_t li = 0; li < m_->config().num_layers; ++li) {
-    const std::vector<size_t>& idx = L_.of_block[size_t(li)];
-    if (o_.grad_checkpoint) {
-      std::vector<LinearMask> block_masks;
-      for (size_t i : idx) block_masks.push_back(mb.masks[i]);
-      h = recomputed_block(*m_, li, h, block_masks, rope);
-    } else {
-      for (size_t i : idx) L_.all[i].linear->mask = mb.masks[i];
-      h = m_->run_layer(li, h, rope);
+  Tensor h;
+  {
+    RECORD_USER_SCOPE("leap::forward");
+    if (o_.distill_weight > 0) {
+      torch::NoGradGuard ng;
+      ht = m_->hidden(x);
+    }
+    h = m_->embed(x);
+    for (int64_t li = 0; li < m_->config().num_layers; ++li) {
+      const std::vector<size_t>& idx = L_.of_block[size_t(li)];
+      if (o_.grad_checkpoint) {
+        std::vector<LinearMask> block_masks;
+        for (size_t i : idx) block_masks.push_back(mb.masks[i]);
+        h = recomputed_block(*m_, li, h, block_masks, rope);
+      } else {
+        for (size_t i : idx) L_.all[i].linear->mask = mb.masks[i];
+        h = m_->run_layer(li, h, rope);
+      }
     }
   }
   // mean CE of positions 0..L−2 predicting tokens 1..L−1 (the last position predicts nothing), the
   // LM head chunk by chunk: no [b, L−1, V] logits tensor
   Tensor ce;  // the loss this micro-batch trains on: CE, or (1 − a)·CE + a·τ²·KL when distilling
   double ce_v = 0, kl_v = 0;
-  if (o_.distill_weight > 0) {
-    DistillLoss dl =
-        next_token_distill_loss(m_, h.slice(1, 0, o_.seqlen - 1), x.slice(1, 1), ht.slice(1, 0, o_.seqlen - 1),
-                                o_.distill_weight, o_.distill_temperature, o_.distill_topk);
-    ce = dl.loss;
-    ce_v = dl.ce;
-    kl_v = dl.kl;
-  } else {
-    ce = next_token_cross_entropy(m_, h.slice(1, 0, o_.seqlen - 1), x.slice(1, 1));
-    ce_v = ce.item<double>();
+  {
+    RECORD_USER_SCOPE("leap::loss");
+    if (o_.distill_weight > 0) {
+      DistillLoss dl =
+          next_token_distill_loss(m_, h.slice(1, 0, o_.seqlen - 1), x.slice(1, 1), ht.slice(1, 0, o_.seqlen - 1),
+                                  o_.distill_weight, o_.distill_temperature, o_.distill_topk);
+      ce = dl.loss;
+      ce_v = dl.ce;
+      kl_v = dl.kl;
+    } else {
+      ce = next_token_cross_entropy(m_, h.slice(1, 0, o_.seqlen - 1), x.slice(1, 1));
+      ce_v = ce.item<double>();
+    }
   }
   ht = Tensor();
   if (autocast_) {
@@ -513,7 +526,10 @@ void Trainer::micro_batch(int64_t t, int64_t a, const Tensor& x, double kappa, d
         "last checkpoint, if any, is kept)",
         (long long)(t + 1), (long long)a, W_ > 1 ? strformat(" on rank %d", rank_).c_str() : "", ce_v,
         locate_non_finite(m_, L_, mb.masks, x, rope).c_str());
-  loss.backward();
+  {
+    RECORD_USER_SCOPE("leap::backward");
+    loss.backward();
+  }
   for (auto& l : L_.all) l.linear->mask = LinearMask();
   if (o_.grad_checkpoint) release_recomputed_blocks();  // their backward has run
   sums.ce += ce_v;
@@ -532,7 +548,8 @@ void Trainer::step(int64_t t, double kappa, double tau, double lr) {
     Tensor x = batch.slice(0, a * o_.micro_batch, (a + 1) * o_.micro_batch).to(dev_);
     micro_batch(t, a, x, kappa, tau, sums);
   }
-  opt_->finish_reduction();  // θ gradients summed over ranks (bucket by bucket, overlapping backward)
+  RECORD_USER_SCOPE("leap::optimizer");  // the reduction's tail, the clipping and AdamW
+  opt_->finish_reduction();              // θ gradients summed over ranks (bucket by bucket, overlapping backward)
   if (comm_) {
     Tensor s =
         torch::tensor({sums.ce, sums.density, sums.reward, sums.kl}, torch::TensorOptions().dtype(torch::kFloat64))
@@ -647,7 +664,10 @@ LeapResult Trainer::run(const PriorFn& make_prior) {
   for (; t < T_; ++t) {
     Stopwatch step_sw;
     if (o_.max_steps_per_run > 0 && t - start_ >= o_.max_steps_per_run) break;
-    step(t, sched_.kappa(t, T_), sched_.tau(t, T_), o_.lr * lr_factor(t, o_.warmup_steps, T_));
+    {
+      RECORD_USER_SCOPE("leap::step");
+      step(t, sched_.kappa(t, T_), sched_.tau(t, T_), o_.lr * lr_factor(t, o_.warmup_steps, T_));
+    }
     step_seconds.push_back(step_sw.seconds());
     if (o_.save_every > 0 && (t + 1) % o_.save_every == 0 && t + 1 < T_) snapshot(t + 1);
   }
@@ -693,7 +713,7 @@ LeapResult Trainer::run(const PriorFn& make_prior) {
                  {"micro_batch", o_.micro_batch},
                  {"seqlen", o_.seqlen},
                  {"train_data", o_.train_data},
-                 {"train_data_sha256", fp_["train_data"]},
+                 {"train_tokens_sha256", fp_["train_data"]},
                  {"train_tokens", data_->data().cache.num_tokens()},
                  {"train_blocks", data_->size()},
                  {"train_epochs", data_->data().epochs(T_ * o_.global_batch)},

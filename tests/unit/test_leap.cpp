@@ -364,6 +364,28 @@ TEST(Leap, InterruptedAndResumedRunEqualsUninterrupted) {
     EXPECT_NE(err.find("cannot resume, the run's settings differ"), std::string::npos) << err;
     EXPECT_NE(err.find("- " + name + ": checkpoint"), std::string::npos) << err;
   }
+  // the training text is identified by its tokens: a copy elsewhere (another path and mtime, as
+  // in a fresh clone) resumes; other text is refused
+  const std::string text = read_file(o.train_data), copies = test::temp_dir("leap_text_copies");
+  write_file_atomic(copies + "/same.txt", text);
+  write_file_atomic(copies + "/other.txt",
+                    text.substr(0, text.size() / 2) + " Once upon a time." + text.substr(text.size() / 2));
+  {
+    TrainOptions same = o;
+    same.train_data = copies + "/same.txt";
+    same.max_steps_per_run = 1;
+    CausalLM e = load_model(dir, {});
+    EXPECT_NO_THROW(train_leap(
+        e, *tok, [&] { return prior; }, same));
+    TrainOptions other = o;
+    other.train_data = copies + "/other.txt";
+    CausalLM f = load_model(dir, {});
+    const std::string err = test::error_of([&] {
+      train_leap(
+          f, *tok, [&] { return prior; }, other);
+    });
+    EXPECT_NE(err.find("- train_data: checkpoint"), std::string::npos) << err;
+  }
   // where checkpoints go, logging and memory-only settings may change between the runs
   TrainOptions other = o;
   other.log_every = 3;

@@ -58,19 +58,21 @@ TEST(NmMask, SoftGroupsKeepExactlyNAndStatisticsMatch) {
 }
 
 // The fused CPU loops against the formula with their own noise (uniform_at), and against the
-// composite gradient.
+// composite gradient: 2:4 and 4:8 (the loops' unrolled cases), 1:4 and 3:8 (the general one), on
+// enough groups for several of the sampler's blocks of ~4096 logits.
 TEST(NmMask, FusedSamplerAndGradientEqualTheFormulaWithTheirNoise) {
-  for (auto [n, m] : {std::pair<int64_t, int64_t>{2, 4}, {4, 8}}) {
+  for (auto [n, m] : {std::pair<int64_t, int64_t>{2, 4}, {4, 8}, {1, 4}, {3, 8}}) {
     torch::Tensor patterns = nm_patterns(n, m);
     torch::manual_seed(3);
-    const int64_t out = 24, in = 64, C = patterns.size(0);
+    const int64_t out = 48, in = 64, C = patterns.size(0);
     torch::Tensor w = torch::randn({out, in});
     torch::Tensor theta = torch::randn({out, in / m, C}) * 0.02;
     const double kappa = 120.0, tau = 2.5;
     const uint64_t seed = 99;
     NmSample s = sample_nm_mask(theta, w, patterns, kappa, tau, seed);
     torch::Tensor u = torch::empty_like(theta);
-    for (int64_t i = 0; i < u.numel(); ++i) u.view({-1})[i] = kernel::uniform_at(seed, i);
+    float* ud = u.data_ptr<float>();
+    for (int64_t i = 0; i < u.numel(); ++i) ud[i] = kernel::uniform_at(seed, i);
     torch::Tensor P = nm_pattern_weights(theta, u, kappa, tau);
     EXPECT_TRUE(test::allclose(s.P, P, 2e-5));
     EXPECT_TRUE(test::allclose(s.M, P.matmul(patterns).reshape({out, in}), 2e-5));

@@ -6,12 +6,14 @@
 //   step    one LEAP training step (trainer code, mask sampling, regularisers, AdamW on θ) vs one
 //           dense full-parameter fine-tuning step (AdamW on every weight) on the same tokens, and
 //           the LEAP step's achieved FLOP/s as a fraction of the GEMM ceiling
+//   profile where one LEAP step's time goes: the trainer's phases and the ops by self time
 //   eval    perplexity evaluation throughput (tokens/s) and its FLOP/s against the ceiling
 // It is a measurement tool, not a test: nothing here asserts a time.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <torch/csrc/autograd/profiler_kineto.h>
 #include <torch/torch.h>
 
 #include "base/error.h"
@@ -24,6 +26,7 @@
 #include "leap/trainer.h"
 #include "model/mask.h"
 #include "model/model.h"
+#include "model/nm_mask.h"
 #include "text/tokenizer.h"
 
 namespace leap {
@@ -106,6 +109,48 @@ void linear_ratio(int64_t out_f, int64_t in_f, int64_t tokens, int reps, double 
                            {"masked_fraction_of_ceiling", flops / tm / ceiling}});
 }
 
+// The same for learnable N:M masks (nm_mask.h): the fused CPU loops against the composite ops
+// (softmax of the Gumbel-perturbed pattern logits, the pattern matmul, the softmax backward).
+void nm_mask_overhead(CausalLM m, int64_t n, int64_t mm, int reps, json& out) {
+  const Tensor patterns = nm_patterns(n, mm);
+  const int64_t C = patterns.size(0);
+  std::vector<Tensor> thetas, ws, gs;
+  int64_t logits = 0;
+  for (const auto& l : m->decoder_linears()) {
+    const Tensor& w = l.linear->weight;
+    thetas.push_back(torch::randn({w.size(0), w.size(1) / mm, C}) * 0.05);
+    ws.push_back(w);
+    gs.push_back(torch::randn(w.sizes()) * 1e-3);
+    logits += thetas.back().numel();
+  }
+  auto run = [&](bool fused) {
+    torch::NoGradGuard ng;
+    double acc = 0;
+    for (size_t i = 0; i < thetas.size(); ++i) {
+      Tensor M, P;
+      if (fused) {
+        NmSample s = sample_nm_mask(thetas[i], ws[i], patterns, 100.0, 1.0, i);
+        M = s.M, P = s.P;
+        acc += s.sum + s.wnorm;
+      } else {
+        at::Generator g = at::make_generator<at::CPUGeneratorImpl>(i);
+        Tensor u = torch::empty(thetas[i].sizes()).uniform_(0.0, 1.0, g).clamp_(1e-6, 1.0 - 1e-6);
+        P = nm_pattern_weights(thetas[i], u, 100.0, 1.0);
+        M = P.matmul(patterns).reshape(ws[i].sizes());
+        acc += M.sum().item<double>() + (M * ws[i]).norm().item<double>();
+      }
+      Tensor gt = nm_logit_grad(gs[i], M, P, ws[i], patterns, 100.0, 1e-6, 1e-3, fused);
+      acc += gt.data_ptr<float>()[0];
+    }
+    return acc;
+  };
+  double tf = median_seconds(reps, [&] { run(true); }), tc = median_seconds(reps, [&] { run(false); });
+  std::printf("| %lld:%lld, %.1f M pattern logits | %.1f ms | %.1f ms | %.2fx |\n", (long long)n, (long long)mm,
+              double(logits) / 1e6, tc * 1e3, tf * 1e3, tc / tf);
+  out["mask_" + std::to_string(n) + "of" + std::to_string(mm)] = {
+      {"logits", logits}, {"composite_s", tc}, {"fused_s", tf}};
+}
+
 // Mask sampling + the mask logits' gradient for every decoder linear of a model: the fused CPU
 // loops against the composite LibTorch ops (gumbel_sigmoid, the statistics, the gradient formula).
 void mask_overhead(const std::string& dir, int reps, json& out) {
@@ -138,8 +183,10 @@ void mask_overhead(const std::string& dir, int reps, json& out) {
     return acc;
   };
   double tf = median_seconds(reps, [&] { run(true); }), tc = median_seconds(reps, [&] { run(false); });
-  std::printf("| %.1f M mask logits | %.1f ms | %.1f ms | %.2fx |\n", double(n) / 1e6, tc * 1e3, tf * 1e3, tc / tf);
+  std::printf("| unstructured, %.1f M mask logits | %.1f ms | %.1f ms | %.2fx |\n", double(n) / 1e6, tc * 1e3, tf * 1e3,
+              tc / tf);
   out["mask"] = {{"elements", n}, {"composite_s", tc}, {"fused_s", tf}};
+  for (auto [nn, mm] : {std::pair<int64_t, int64_t>{2, 4}, {4, 8}}) nm_mask_overhead(m, nn, mm, reps, out);
 }
 
 // FLOPs of one training step (forward + backward) per token: 6 per weight of the decoder linears,
@@ -162,19 +209,26 @@ std::map<std::string, Tensor> magnitude_keep(CausalLM& m, double sparsity) {  //
   return keep;
 }
 
+// The trainer's options for the step benchmarks: `steps` steps of one micro-batch of
+// `micro_batch` x `seqlen` tokens at --sparsity 0.5 (TrainContext's default), no step logs.
+TrainOptions bench_train_options(int64_t steps, int64_t seqlen, int64_t micro_batch, const std::string& train_data) {
+  TrainOptions o;
+  o.steps = steps;
+  o.global_batch = micro_batch;
+  o.micro_batch = micro_batch;
+  o.seqlen = seqlen;
+  o.log_every = 1 << 30;
+  o.train_data = train_data;
+  return o;
+}
+
 // One LEAP step (the trainer itself) against one dense fine-tuning step, alternating blocks of
 // `steps` steps for `rounds` rounds so both see the same machine conditions; medians of all steps.
 void step_ratio(const std::string& dir, const std::string& train_data, int64_t seqlen, int64_t micro_batch, int steps,
                 int rounds, double ceiling, json& out) {
   auto tok = load_tokenizer(dir);
   CausalLM lm = load_model(dir, {});
-  TrainOptions o;  // at --sparsity 0.5 (TrainContext's default)
-  o.steps = steps + 1;
-  o.global_batch = micro_batch;
-  o.micro_batch = micro_batch;
-  o.seqlen = seqlen;
-  o.log_every = 1 << 30;
-  o.train_data = train_data;
+  TrainOptions o = bench_train_options(steps + 1, seqlen, micro_batch, train_data);
   auto prior = magnitude_keep(lm, 0.5);
   // dense full-parameter fine-tuning: every weight trainable, torch's AdamW, same token count
   CausalLM dm = load_model(dir, {});
@@ -241,6 +295,88 @@ void step_ratio(const std::string& dir, const std::string& train_data, int64_t s
                          {"dense_fraction_of_ceiling", f_dense / t_dense / ceiling}});
 }
 
+// Where one LEAP step's time goes (issue #17): LibTorch's profiler (Kineto, CPU activities) around
+// a short run of the trainer; of its last step (the "leap::step" scope), the phases the trainer
+// marks (leap::sample_masks, forward, loss, backward, optimizer: inclusive time) and the ops by
+// self time (time inside an op and not inside an op nested in it, on the step's thread). Fused
+// mask loops called outside any op count as their enclosing scope's self time.
+struct ProfileRow {
+  double self_ns = 0, total_ns = 0;
+  int64_t calls = 0;
+};
+
+std::map<std::string, ProfileRow> self_times(const std::vector<torch::autograd::profiler::KinetoEvent>& events,
+                                             uint64_t thread, uint64_t lo, uint64_t hi) {
+  std::vector<const torch::autograd::profiler::KinetoEvent*> ev;
+  for (const auto& e : events)
+    if (!e.isAsync() && e.startThreadId() == thread && e.startNs() >= lo && e.endNs() <= hi) ev.push_back(&e);
+  std::sort(ev.begin(), ev.end(), [](auto* a, auto* b) {
+    return a->startNs() != b->startNs() ? a->startNs() < b->startNs() : a->endNs() > b->endNs();
+  });
+  std::map<std::string, ProfileRow> rows;
+  std::vector<std::pair<const torch::autograd::profiler::KinetoEvent*, double>> stack;  // event, its self time
+  auto close = [&] {
+    ProfileRow& r = rows[stack.back().first->name()];
+    r.self_ns += stack.back().second;
+    r.total_ns += double(stack.back().first->durationNs());
+    ++r.calls;
+    stack.pop_back();
+  };
+  for (auto* e : ev) {
+    while (!stack.empty() && stack.back().first->endNs() <= e->startNs()) close();
+    if (!stack.empty()) stack.back().second -= double(e->durationNs());  // nested: not its parent's self time
+    stack.push_back({e, double(e->durationNs())});
+  }
+  while (!stack.empty()) close();
+  return rows;
+}
+
+void step_profile(const std::string& dir, const std::string& train_data, int64_t seqlen, int64_t micro_batch, int top,
+                  json& out) {
+  namespace prof = torch::profiler::impl;
+  using namespace torch::autograd::profiler;
+  auto tok = load_tokenizer(dir);
+  CausalLM lm = load_model(dir, {});
+  TrainOptions o = bench_train_options(3, seqlen, micro_batch, train_data);  // the last step is profiled
+  auto prior = magnitude_keep(lm, 0.5);
+  const prof::ProfilerConfig cfg(prof::ProfilerState::KINETO);
+  const std::set<prof::ActivityType> acts{prof::ActivityType::CPU};
+  log::Level lv = log::level();
+  log::set_level(log::Level::warn);
+  prepareProfiler(cfg, acts);
+  enableProfiler(cfg, acts);
+  train_leap(
+      lm, *tok, [&] { return prior; }, o);
+  std::unique_ptr<ProfilerResult> res = disableProfiler();
+  log::set_level(lv);
+  const KinetoEvent* step = nullptr;
+  for (const auto& e : res->events())
+    if (e.name() == "leap::step" && (!step || e.startNs() > step->startNs())) step = &e;
+  LEAP_CHECK(step != nullptr, "profile: no leap::step scope was recorded (is the profiler built into LibTorch?)");
+  auto rows = self_times(res->events(), step->startThreadId(), step->startNs(), step->endNs());
+  const double T = double(step->durationNs());
+  std::printf("\n| phase of one LEAP step (%lld x %lld tokens, %.3f s) | time | share |\n|---|---:|---:|\n",
+              (long long)micro_batch, (long long)seqlen, T * 1e-9);
+  json phases = json::object();
+  for (const char* p : {"leap::sample_masks", "leap::forward", "leap::loss", "leap::backward", "leap::optimizer"}) {
+    const double t = rows.count(p) ? rows[p].total_ns : 0.0;
+    std::printf("| %s | %.1f ms | %.1f%% |\n", p + 6, t * 1e-6, 100.0 * t / T);
+    phases[p + 6] = t * 1e-9;
+  }
+  std::vector<std::pair<std::string, ProfileRow>> sorted(rows.begin(), rows.end());
+  std::sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.second.self_ns > b.second.self_ns; });
+  std::printf("\n| op (self time, the profiled step) | calls | self time | share |\n|---|---:|---:|---:|\n");
+  json ops = json::array();
+  for (size_t i = 0; i < sorted.size() && int(i) < top; ++i) {
+    const auto& [name, r] = sorted[i];
+    std::printf("| `%s` | %lld | %.1f ms | %.1f%% |\n", name.c_str(), (long long)r.calls, r.self_ns * 1e-6,
+                100.0 * r.self_ns / T);
+    ops.push_back({{"op", name}, {"calls", r.calls}, {"self_s", r.self_ns * 1e-9}});
+  }
+  out["profile"] = {{"model", dir},       {"seqlen", seqlen}, {"micro_batch", micro_batch},
+                    {"step_s", T * 1e-9}, {"phases", phases}, {"ops", ops}};
+}
+
 void eval_throughput(const std::string& dir, const std::string& text_file, int64_t seqlen, int64_t batch,
                      int64_t windows, double ceiling, json& out) {
   CausalLM m = load_model(dir, {});
@@ -280,9 +416,10 @@ int main(int argc, char** argv) {
   std::string only = "gemm,linear,step,eval", model, train_data, text, output_path;
   int64_t tokens = 512, gemm_n = 2048, seqlen = 512, micro_batch = 1, eval_seqlen = 512, eval_batch = 4,
           eval_windows = 8;
-  int reps = 5, steps = 4, rounds = 3, threads = 0;
+  int reps = 5, steps = 4, rounds = 3, threads = 0, profile_top = 20;
   std::vector<std::string> shapes{"2048x2048", "8192x2048", "2048x8192"};
-  app.add_option("--only", only, "comma list of sections: gemm, linear, step, eval");
+  app.add_option("--only", only, "comma list of sections: gemm, linear, mask, step, profile, eval");
+  app.add_option("--profile_top", profile_top, "profile: the ops shown (by self time)");
   app.add_option("--model", model, "HF folder for step/eval (e.g. scripts/make_bench_model.py output)");
   app.add_option("--train_data", train_data, "text for the training steps");
   app.add_option("--text", text, "text for the evaluation throughput");
@@ -329,6 +466,10 @@ int main(int argc, char** argv) {
           "\n| model, tokens per step | dense fine-tuning step | LEAP step | LEAP / dense | LEAP FLOP/s | LEAP vs "
           "ceiling | dense vs ceiling |\n|---|---:|---:|---:|---:|---:|---:|\n");
       step_ratio(model, train_data, seqlen, micro_batch, steps, rounds, ceiling, out);
+    }
+    if (has("profile")) {
+      LEAP_CHECK(!model.empty() && !train_data.empty(), "profile: --model and --train_data are needed");
+      step_profile(model, train_data, seqlen, micro_batch, profile_top, out);
     }
     if (has("eval")) {
       LEAP_CHECK(!model.empty() && !text.empty(), "eval: --model and --text are needed");
