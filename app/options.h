@@ -226,9 +226,15 @@ struct ReportArgs {
   std::string output;
   std::string csv;
   std::vector<std::string> plot;
+  std::vector<std::string> paired;
   template <class V>
   void visit(V& v) {
     v("inputs", inputs, "result JSON files written by leap eval --output_path", true);
+    v("paired", paired,
+      "METHOD:BASELINE, e.g. leap:admm: a table of each METHOD run minus the BASELINE run at the same sparsity and "
+      "pattern, per task over the same documents with standard errors (needs the samples.jsonl that leap eval "
+      "--log_samples wrote beside each result; repeatable)",
+      false);
     v("output", output, "also write the Markdown table to this file", false);
     v("csv", csv, "also write the table as CSV to this file", false);
     v("plot", plot,

@@ -143,8 +143,9 @@ if "step" in ss and "leap_step_s" in sp:
       f"**{sp['leap_step_s'] / st['leap_s']:.2f}x** peer / leap |")
     w("")
     w("Targets (issue #17): LEAP step at most 1.2x a dense step; at least 1.5x faster than the PyTorch eager step. "
-      "The cross-entropy runs 512 positions at a time with its gradient formed in the same pass (no "
-      "[tokens, 49152] logits tensor; src/model/lm_loss.h).")
+      "The cross-entropy runs 512 positions at a time, one fused pass over each chunk's logits forming the loss "
+      "and its gradient in place (no [tokens, 49152] logits tensor, no temporaries; src/model/loss_kernel.h); the "
+      "optimizer is LibTorch's fused AdamW kernel (one pass per bucket).")
 else:
     w(f"not measured: {ss.get('error', '')} {sp.get('error', '')}")
 w("")
@@ -154,9 +155,11 @@ prof = open(os.path.join(work, "smol_profile.md")).read().strip().split("\n\n")
 w("\n\n".join(prof[2:] if len(prof) > 2 else prof))  # without the threads line and the ceiling table
 w("")
 w("Mask rows: one sample and one logit gradient for every decoder linear (`leap_bench --only mask`), the fused CPU "
-  "loops against the composite LibTorch ops. Profile: LibTorch's profiler around the third step of a LEAP run "
-  "(1 x 512 tokens), the trainer's phases (inclusive) and the ops by self time; the fused mask loops run outside any "
-  "op, so they are the self time of `leap::sample_masks` and of the masked linear's backward node.")
+  "loops against the composite LibTorch ops. Profile: LibTorch's profiler (Kineto) around the second of three steps "
+  "of a LEAP run (1 x 512 tokens; the first and the last write a log line, which counts the logits above zero), the "
+  "trainer's phases (inclusive) and the ops by self time on the calling thread; the fused mask and loss loops run "
+  "outside any op, so they are the self time of `leap::sample_masks`, `leap::loss` and the masked linear's backward "
+  "node.")
 w("")
 w("## Memory")
 w("")

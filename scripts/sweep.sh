@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # sweep.sh — model x method x sparsity (x sparsity type) grid, one cell per folder:
-#   out/<model>/<type>/<sparsity>/<method>/{model/, leap_sparsity.json (inside model/), eval.json, prune.log, eval.log}
+#   out/<model>/<type>/<sparsity>/<method>/{model/, leap_sparsity.json (inside model/), eval.json,
+#   samples.jsonl (per-document results, for the paired LEAP − ADMM differences), prune.log, eval.log}
 # A finished cell (eval.json present) is skipped; an interrupted LEAP cell resumes from its training
 # checkpoint (<cell>/model.leap_ckpt). The "dense" method evaluates the unpruned model once per type.
 # At the end the comparison table (docs/RESULTS-<model>.md unless RESULTS_MD is set, plus .csv) and the
@@ -41,6 +42,7 @@ for type in $TYPES; do
           target="$cell/model"
         fi
         "$leap" eval --model "$target" --tasks "$EVAL_TASKS" ${EVAL_FLAGS:-} --output_path "$cell/eval.json.tmp" \
+          --log_samples "$cell/samples.jsonl" \
           > "$cell/eval.log" 2>&1 || { echo "[sweep] FAILED  $cell (see eval.log)"; continue; }
         mv "$cell/eval.json.tmp" "$cell/eval.json"
       fi
@@ -51,7 +53,7 @@ for type in $TYPES; do
 done
 results="${RESULTS_MD:-$root/docs/RESULTS-$name.md}"
 mkdir -p "$(dirname "$results")"
-"$leap" report "${evals[@]}" --output "$results.table" --csv "${results%.md}.csv" \
+"$leap" report "${evals[@]}" --output "$results.table" --csv "${results%.md}.csv" ${PAIRED:---paired leap:admm} \
   --plot "${results%.md}-density.svg" --plot "${results%.md}-loss.svg"
 {
   echo "# Results: $name"

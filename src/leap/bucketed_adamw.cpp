@@ -21,6 +21,14 @@ struct Bucket {
   bool launched = false;
   DistWork work;
 };
+
+// LibTorch's fused AdamW (CPU and CUDA) takes parameter, gradient and moments of one dtype,
+// contiguous, on one device: float32 here (the float32 master copy when the logits are bfloat16).
+bool fused_ok(const Tensor& p, const Tensor& g, const Tensor& m, const Tensor& v) {
+  for (const Tensor* t : {&p, &g, &m, &v})
+    if (t->scalar_type() != torch::kFloat32 || !t->is_contiguous() || t->device() != p.device()) return false;
+  return p.is_cpu() || p.is_cuda();
+}
 }  // namespace
 
 struct BucketedAdamW::Impl {
@@ -38,6 +46,7 @@ struct BucketedAdamW::Impl {
   // squared gradient, and two all-gather send buffers (sharded: the slice must not alias the
   // gather output; bucket k reuses bucket k−2's once it is sent)
   Tensor scratch_f32, send[2];
+  Tensor step_count;  // the fused kernel's step t, a float32 scalar on the device
 
   Impl(torch::Dtype d, torch::Device v) : dtype(d), dev(v) {}
   bool multi() const { return world > 1; }
@@ -252,12 +261,19 @@ void BucketedAdamW::step(int64_t t, double lr) {
     const int64_t n = b.theta_own.numel();
     const Tensor& g = b.grad_own;  // float32
     Tensor p = b.master.defined() ? b.master : b.theta_own;
-    p.mul_(1 - lr * o.weight_decay);
-    b.m.lerp_(g, 1 - o.beta1);                      // m ← β1 m + (1−β1) g
-    b.v.mul_(o.beta2).addcmul_(g, g, 1 - o.beta2);  // v ← β2 v + (1−β2) g²
-    Tensor denom = I.scratch_f32.narrow(0, 0, n);
-    at::sqrt_out(denom, b.v).div_(std::sqrt(bc2)).add_(o.eps);  // √v̂ + ε
-    p.addcdiv_(b.m, denom, -lr / bc1);                          // θ ← θ − lr·m̂/(√v̂ + ε)
+    if (fused_ok(p, g, b.m, b.v)) {  // the same update in LibTorch's one-pass kernel (torch.optim's fused=True)
+      if (!I.step_count.defined()) I.step_count = torch::zeros({}, p.options());
+      I.step_count.fill_(double(t));
+      at::_fused_adamw_({p}, {g}, {b.m}, {b.v}, {}, {I.step_count}, lr, o.beta1, o.beta2, o.weight_decay, o.eps,
+                        /*amsgrad=*/false, /*maximize=*/false);
+    } else {
+      p.mul_(1 - lr * o.weight_decay);
+      b.m.lerp_(g, 1 - o.beta1);                      // m ← β1 m + (1−β1) g
+      b.v.mul_(o.beta2).addcmul_(g, g, 1 - o.beta2);  // v ← β2 v + (1−β2) g²
+      Tensor denom = I.scratch_f32.narrow(0, 0, n);
+      at::sqrt_out(denom, b.v).div_(std::sqrt(bc2)).add_(o.eps);  // √v̂ + ε
+      p.addcdiv_(b.m, denom, -lr / bc1);                          // θ ← θ − lr·m̂/(√v̂ + ε)
+    }
     if (b.master.defined()) b.theta_own.copy_(b.master);
     if (I.shards > 1) {
       if (k >= 2) works[k - 2].wait();  // its send buffer is free again

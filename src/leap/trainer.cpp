@@ -579,8 +579,9 @@ void Trainer::step(int64_t t, double kappa, double tau, double lr) {
 void Trainer::log_step(int64_t t, const StepSums& sums, double gnorm, double kappa, double tau, double lr) {
   torch::NoGradGuard ng;
   const double ce_mean = sums.ce / double(reg_.grad_acc);
+  std::vector<int64_t> kept(L_.all.size());  // one pass over θ per logged step
   int64_t pos = 0;
-  for (size_t i = 0; i < L_.all.size(); ++i) pos += hard_kept(i);
+  for (size_t i = 0; i < L_.all.size(); ++i) pos += kept[i] = hard_kept(i);
   const double hard = double(pos) / reg_.masked, soft = sums.density / double(reg_.grad_acc);
   const double penalty = o_.sparse_reg * std::abs(soft - reg_.target_density);
   const double el = sw_.seconds(), tok_s = double((t + 1 - start_) * o_.global_batch * o_.seqlen) / el;
@@ -597,7 +598,7 @@ void Trainer::log_step(int64_t t, const StepSums& sums, double gnorm, double kap
   ojson per_block = ojson::array();
   for (const auto& idx : L_.of_block) {
     int64_t p = 0, n = 0;
-    for (size_t i : idx) p += hard_kept(i), n += L_.shapes[i][0] * L_.shapes[i][1];
+    for (size_t i : idx) p += kept[i], n += L_.shapes[i][0] * L_.shapes[i][1];
     per_block.push_back(double(p) / double(n));
   }
   ojson rec = {{"step", t + 1},

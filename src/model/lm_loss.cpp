@@ -1,9 +1,11 @@
 // lm_loss.cpp — see lm_loss.h.
 #include "model/lm_loss.h"
 
+#include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
 
 #include "base/error.h"
+#include "model/loss_kernel.h"
 
 namespace leap {
 using torch::Tensor;
@@ -33,6 +35,30 @@ Tensor chunk_logits(const Tensor& x, const Tensor& w, double cap, Tensor* capped
   return (t * cap).to(torch::kFloat32);
 }
 
+// Whether a chunk's logits take the fused CPU loop (loss_kernel.h): float32 on the CPU, no soft-cap.
+bool fused_xent_ok(const Tensor& logits, double cap) {
+  return cap <= 0 && logits.is_cpu() && logits.scalar_type() == torch::kFloat32 && logits.is_contiguous();
+}
+
+// One chunk on the fused loop: returns Σ −log p(target) over its rows and, with grad_scale > 0,
+// leaves (softmax − onehot) · grad_scale in `logits` (z [c, V], tgt [c]). Rows are independent
+// and their sums added in row order: the same bits for any thread count.
+double fused_xent(Tensor& logits, const Tensor& tgt, double grad_scale) {
+  const int64_t R = logits.size(0), V = logits.size(1);
+  Tensor t = tgt.contiguous();
+  LEAP_CHECK(t.numel() == R && t.min().item<int64_t>() >= 0 && t.max().item<int64_t>() < V,
+             "cross-entropy: a target id outside [0, %lld)", (long long)V);
+  std::vector<double> nll(static_cast<size_t>(R));
+  float* z = logits.data_ptr<float>();
+  const int64_t* tp = t.data_ptr<int64_t>();
+  at::parallel_for(0, R, 4, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) nll[size_t(r)] = kernel::softmax_xent_rows(z, tp, r, r + 1, V, float(grad_scale));
+  });
+  double sum = 0;
+  for (double v : nll) sum += v;
+  return sum;
+}
+
 // Mean cross-entropy of x Wᵀ (x: [N, H] after the final norm, W: [V, H], targets: [N]); the
 // gradient with respect to x is formed chunk by chunk in forward and scaled in backward.
 struct LinearCrossEntropy : public torch::autograd::Function<LinearCrossEntropy> {
@@ -43,13 +69,22 @@ struct LinearCrossEntropy : public torch::autograd::Function<LinearCrossEntropy>
     const int64_t N = x.size(0);
     Tensor total = torch::zeros({}, x.options().dtype(torch::kFloat32));  // Σ −log p(target), on x's device
     Tensor gx = grad ? torch::empty({N, x.size(1)}, xc.options()) : Tensor();
+    double fused_total = 0;  // the chunks that took the fused loop
     for (int64_t r = 0; r < N; r += chunk) {
       const int64_t e = std::min(N, r + chunk);
       Tensor t;
       Tensor logits = chunk_logits(xc.slice(0, r, e), wc, cap, &t);  // [c, V]
-      Tensor tgt = targets.slice(0, r, e).unsqueeze(1);              // [c, 1]
-      Tensor lse = torch::logsumexp(logits, 1, /*keepdim=*/true);    // [c, 1]
-      total += (lse - logits.gather(1, tgt)).sum();                  // −log p = lse − logit(target)
+      if (fused_xent_ok(logits, cap) && (!grad || xc.scalar_type() == torch::kFloat32)) {
+        fused_total += fused_xent(logits, targets.slice(0, r, e), grad ? 1.0 / double(N) : 0.0);
+        if (grad) {
+          Tensor out = gx.slice(0, r, e);
+          at::mm_out(out, logits, wc);  // ∂CE/∂x = ∂CE/∂z · W
+        }
+        continue;
+      }
+      Tensor tgt = targets.slice(0, r, e).unsqueeze(1);            // [c, 1]
+      Tensor lse = torch::logsumexp(logits, 1, /*keepdim=*/true);  // [c, 1]
+      total += (lse - logits.gather(1, tgt)).sum();                // −log p = lse − logit(target)
       if (!grad) continue;
       Tensor d = (logits - lse).exp_();                                    // softmax
       d.scatter_add_(1, tgt, torch::full({e - r, 1}, -1.0, d.options()));  // ∂CE/∂logits = (softmax − onehot) / N
@@ -57,6 +92,7 @@ struct LinearCrossEntropy : public torch::autograd::Function<LinearCrossEntropy>
       if (cap > 0) d.mul_(1 - t * t);                                  // ∂(cap · tanh(z / cap))/∂z = 1 − tanh²
       gx.slice(0, r, e).copy_(torch::mm(d.to(xc.scalar_type()), wc));  // ∂CE/∂x = ∂CE/∂z · W
     }
+    total += fused_total;
     if (grad) {
       ctx->save_for_backward({gx});
       ctx->saved_data["dtype"] = int64_t(x.scalar_type());

@@ -116,7 +116,8 @@ TEST(Report, MarkdownAndCsvFromResultFiles) {
   std::string md = read_file(o.output), csv = read_file(o.csv);
   EXPECT_NE(md.find("| 25.00 | 50.00 | 25.00 | 20.00 | 50.00 | 10.00 | 30.00 | 12.500 |"), std::string::npos) << md;
   EXPECT_NE(md.find("| 75.00 | - |"), std::string::npos) << md;
-  EXPECT_NE(csv.find("run,mmlu,piqa,arc_easy,arc_challenge,winogrande,openbookqa,avg,ppl"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("run,mmlu,piqa,arc_easy,arc_challenge,winogrande,openbookqa,avg,avg_se,ppl"), std::string::npos)
+      << csv;
   // figures: per-block density of pruned folders, training curves from metrics.jsonl
   fs::create_directories(d + "/cell/model");
   write_file_atomic(d + "/cell/model/leap_sparsity.json",
@@ -140,6 +141,54 @@ TEST(Report, MarkdownAndCsvFromResultFiles) {
   write_file_atomic(d + "/bad.json", "{}");
   o.inputs = {d + "/bad.json"};
   EXPECT_NE(test::error_of([&] { run_report(o); }).find("no \"results\" object"), std::string::npos);
+}
+
+// Two cells (leap and admm at 50%) with per-document samples: the table's avg ± s.e. from the tasks'
+// stderrs, the paired table from the documents (hand-computed), and samples that do not match
+// their result file refused.
+TEST(Report, PairedDifferencesOverTheSameDocuments) {
+  std::string d = test::temp_dir("report_paired");
+  const std::vector<std::string> tasks = {"mmlu", "piqa", "arc_easy", "arc_challenge", "winogrande", "openbookqa"};
+  auto cell = [&](const std::string& method, const std::vector<double>& piqa) {
+    const std::string c = d + "/" + method;
+    fs::create_directories(c + "/model");
+    write_file_atomic(c + "/model/leap_sparsity.json",
+                      "{\"method\":\"" + method + "\",\"target_sparsity\":0.5,\"pattern\":\"unstructured\"}");
+    nlohmann::ordered_json r = nlohmann::ordered_json::object();
+    std::string samples;
+    for (const auto& t : tasks) {
+      std::vector<double> acc = t == "piqa" ? piqa : std::vector<double>{1, 0};
+      double mean = 0;
+      for (size_t i = 0; i < acc.size(); ++i) {
+        mean += acc[i] / double(acc.size());
+        samples +=
+            "{\"task\":\"" + t + "\",\"doc_id\":" + std::to_string(i) + ",\"acc\":" + std::to_string(acc[i]) + "}\n";
+      }
+      r[t] = {{"acc,none", mean}, {"acc_stderr,none", 0.06}};  // 6 points each: s.e. of the mean √(6·36)/6 = 2.45
+    }
+    nlohmann::ordered_json j = {{"config", {{"model", "x"}, {"model_path", c + "/model"}}}, {"results", r}};
+    write_file_atomic(c + "/eval.json", j.dump());
+    write_file_atomic(c + "/samples.jsonl", samples);
+    return c + "/eval.json";
+  };
+  ReportArgs o;
+  o.inputs = {cell("admm", {1, 0, 0, 0}), cell("leap", {1, 1, 0, 1})};
+  o.paired = {"leap:admm"};
+  o.output = d + "/t.md";
+  run_report(o);
+  std::string md = read_file(o.output);
+  EXPECT_NE(md.find("| admm 50% | 50.00 | 25.00 | 50.00 | 50.00 | 50.00 | 50.00 | 45.83 ± 2.45 | - |"),
+            std::string::npos)
+      << md;
+  // piqa: d = (0, 100, 0, 100) → mean 50, sd √(4·2500/3) = 57.74, s.e. 28.87; the others 0 ± 0;
+  // the six-task difference 50/6 = 8.33 ± 28.87/6 = 4.81
+  EXPECT_NE(md.find("| leap 50% − admm 50% | +0.00 ± 0.00 | +50.00 ± 28.87 | +0.00 ± 0.00 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("**+8.33 ± 4.81**"), std::string::npos) << md;
+  // samples that are not the result file's documents
+  write_file_atomic(d + "/admm/samples.jsonl", "{\"task\":\"piqa\",\"doc_id\":0,\"acc\":1.0}\n");
+  EXPECT_NE(test::error_of([&] { run_report(o); }).find("belong to another evaluation"), std::string::npos);
+  o.paired = {"leap"};
+  EXPECT_NE(test::error_of([&] { run_report(o); }).find("expected METHOD:BASELINE"), std::string::npos);
 }
 
 }  // namespace

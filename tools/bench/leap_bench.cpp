@@ -337,7 +337,8 @@ void step_profile(const std::string& dir, const std::string& train_data, int64_t
   using namespace torch::autograd::profiler;
   auto tok = load_tokenizer(dir);
   CausalLM lm = load_model(dir, {});
-  TrainOptions o = bench_train_options(3, seqlen, micro_batch, train_data);  // the last step is profiled
+  // three steps: the first and the last log (a pass over θ), the middle one is profiled
+  TrainOptions o = bench_train_options(3, seqlen, micro_batch, train_data);
   auto prior = magnitude_keep(lm, 0.5);
   const prof::ProfilerConfig cfg(prof::ProfilerState::KINETO);
   const std::set<prof::ActivityType> acts{prof::ActivityType::CPU};
@@ -349,10 +350,13 @@ void step_profile(const std::string& dir, const std::string& train_data, int64_t
       lm, *tok, [&] { return prior; }, o);
   std::unique_ptr<ProfilerResult> res = disableProfiler();
   log::set_level(lv);
-  const KinetoEvent* step = nullptr;
+  std::vector<const KinetoEvent*> steps;
   for (const auto& e : res->events())
-    if (e.name() == "leap::step" && (!step || e.startNs() > step->startNs())) step = &e;
-  LEAP_CHECK(step != nullptr, "profile: no leap::step scope was recorded (is the profiler built into LibTorch?)");
+    if (e.name() == "leap::step") steps.push_back(&e);
+  LEAP_CHECK(steps.size() == 3, "profile: %zu leap::step scopes recorded, not 3 (is the profiler built into LibTorch?)",
+             steps.size());
+  std::sort(steps.begin(), steps.end(), [](auto* a, auto* b) { return a->startNs() < b->startNs(); });
+  const KinetoEvent* step = steps[1];
   auto rows = self_times(res->events(), step->startThreadId(), step->startNs(), step->endNs());
   const double T = double(step->durationNs());
   std::printf("\n| phase of one LEAP step (%lld x %lld tokens, %.3f s) | time | share |\n|---|---:|---:|\n",
