@@ -8,6 +8,7 @@
 # per-block density figure are rebuilt with `leap report`.
 #
 # Usage: scripts/sweep.sh PRESET        (a file in scripts/presets/, e.g. stories260k, llama-3.2-1b)
+# PAIRED (default "--paired leap:admm"; empty for none) goes to `leap report`.
 # Expected runtime per cell (2 CPU cores, stories260k preset): magnitude/Wanda/SparseGPT/ADMM ~10 s,
 # LEAP ~1 min, evaluation ~1 min (perplexity + six tasks at --limit 20). Llama-3.2-1B on one
 # 80 GB GPU: layer-wise methods minutes, LEAP (2000 steps x 128 x 4096 tokens) about a day.
@@ -53,7 +54,7 @@ for type in $TYPES; do
 done
 results="${RESULTS_MD:-$root/docs/RESULTS-$name.md}"
 mkdir -p "$(dirname "$results")"
-"$leap" report "${evals[@]}" --output "$results.table" --csv "${results%.md}.csv" ${PAIRED:---paired leap:admm} \
+"$leap" report "${evals[@]}" --output "$results.table" --csv "${results%.md}.csv" ${PAIRED---paired leap:admm} \
   --plot "${results%.md}-density.svg" --plot "${results%.md}-loss.svg"
 {
   echo "# Results: $name"
