@@ -16,7 +16,7 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string data() {
-  return test::source_dir() + "/data";
+  return (fs::path(test::source_dir()) / "data").string();  // (not `string&& + "/data"`: GCC 12's -Warray-bounds)
 }
 
 TEST(TaskData, PromptsAsLmEval) {
