@@ -351,10 +351,15 @@ void load_hellaswag(TaskData& t, const std::string& dir) {
     Lines L = read_jsonl(f);
     for (const auto& [line, j] : L.rows) {
       auto endings = str_list(j, "endings", f, line);
-      int64_t gold = j.contains("label") ? (j["label"].is_string() ? std::stoll(j["label"].get<std::string>())
-                                                                   : j["label"].get<int64_t>())
-                                         : -1;
-      if (gold < 0 || gold >= int64_t(endings.size())) fail("%s:%zu: bad label", f.c_str(), line);
+      int64_t gold = -1;  // "label": an index into the endings, as a number or a string of digits
+      if (j.contains("label") && j["label"].is_number_integer()) {
+        gold = j["label"].get<int64_t>();
+      } else if (j.contains("label") && j["label"].is_string()) {
+        const std::string l = j["label"].get<std::string>();
+        if (!l.empty() && l.size() < 10 && l.find_first_not_of("0123456789") == std::string::npos) gold = std::stoll(l);
+      }
+      if (gold < 0 || gold >= int64_t(endings.size()))
+        fail("%s:%zu: bad label (an index into the %zu endings expected)", f.c_str(), line, endings.size());
       add(str_field(j, "activity_label", f, line), str_field(j, "ctx_a", f, line), str_field(j, "ctx_b", f, line),
           endings, gold);
     }

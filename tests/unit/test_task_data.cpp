@@ -94,6 +94,22 @@ TEST(TaskData, PerplexityTexts) {
   EXPECT_EQ(c.text.substr(0, 20), read_documents(data() + "/c4/c4_sample.jsonl", nullptr)[0].substr(0, 20));
 }
 
+// A hellaswag label that is not an index (fuzz finding: "!" ended in std::invalid_argument) is an
+// error naming the file and line.
+TEST(TaskData, HellaswagLabelMustBeAnIndex) {
+  std::string d = test::temp_dir("hs_label");
+  fs::create_directories(d + "/hellaswag");
+  for (const std::string label : {"\"!\"", "\"-1\"", "\"4\"", "1.5", "\"99999999999999999999\""}) {
+    write_file_atomic(d + "/hellaswag/hellaswag_val.jsonl",
+                      "{\"activity_label\": \"x\", \"ctx_a\": \"A man is\", \"ctx_b\": \"here\", \"endings\": [\"a\", "
+                      "\"b\", \"c\", \"d\"], \"label\": " +
+                          label + "}\n");
+    EXPECT_NE(test::error_of([&] { load_task("hellaswag", d, 0, 0); }).find("hellaswag_val.jsonl:1: bad label"),
+              std::string::npos)
+        << label;
+  }
+}
+
 TEST(TaskData, CsvQuotesAndNewlines) {
   auto rows = parse_csv("a,\"b,c\",\"d\"\"e\"\n\"multi\nline\",x,\n", "t.csv");
   ASSERT_EQ(rows.size(), 2u);
