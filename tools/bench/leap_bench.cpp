@@ -210,7 +210,8 @@ std::map<std::string, Tensor> magnitude_keep(CausalLM& m, double sparsity) {  //
 }
 
 // The trainer's options for the step benchmarks: `steps` steps of one micro-batch of
-// `micro_batch` x `seqlen` tokens at --sparsity 0.5 (TrainContext's default), no step logs.
+// `micro_batch` x `seqlen` tokens at --sparsity 0.5 (TrainContext's default), log lines only at the
+// first and the last step.
 TrainOptions bench_train_options(int64_t steps, int64_t seqlen, int64_t micro_batch, const std::string& train_data) {
   TrainOptions o;
   o.steps = steps;
@@ -296,7 +297,7 @@ void step_ratio(const std::string& dir, const std::string& train_data, int64_t s
 }
 
 // Where one LEAP step's time goes (issue #17): LibTorch's profiler (Kineto, CPU activities) around
-// a short run of the trainer; of its last step (the "leap::step" scope), the phases the trainer
+// a short run of the trainer; of its middle step (a "leap::step" scope), the phases the trainer
 // marks (leap::sample_masks, forward, loss, backward, optimizer: inclusive time) and the ops by
 // self time (time inside an op and not inside an op nested in it, on the step's thread). Fused
 // mask loops called outside any op count as their enclosing scope's self time.
