@@ -225,10 +225,12 @@ void run_report(ReportArgs& o) {
     const ojson& r = j["results"];
     std::string name = f;
     if (j.contains("config") && j["config"].contains("model")) name = j["config"]["model"].get<std::string>();
-    // a pruned folder written by leap names its method and budget in leap_sparsity.json
+    // a pruned folder written by leap names its method and budget in leap_sparsity.json; a copy beside
+    // the result file (a sweep's recorded cell, whose model folder is gone) comes first
     std::string model_path =
         j.contains("config") && j["config"].contains("model_path") ? j["config"]["model_path"].get<std::string>() : "";
-    fs::path side = fs::path(model_path) / "leap_sparsity.json";
+    fs::path side = fs::path(f).parent_path() / "leap_sparsity.json";
+    if (!file_exists(side.string())) side = fs::path(model_path) / "leap_sparsity.json";
     ojson sparsity;
     if (!model_path.empty() && file_exists(side.string())) {
       try {

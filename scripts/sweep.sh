@@ -2,8 +2,12 @@
 # sweep.sh — model x method x sparsity (x sparsity type) grid, one cell per folder:
 #   out/<model>/<type>/<sparsity>/<method>/{model/, leap_sparsity.json (inside model/), eval.json,
 #   samples.jsonl (per-document results, for the paired LEAP − ADMM differences), prune.log, eval.log}
-# A finished cell (eval.json present) is skipped; an interrupted LEAP cell resumes from its training
-# checkpoint (<cell>/model.leap_ckpt). The "dense" method evaluates the unpruned model once per type.
+# Each finished cell's small files (eval.json, samples.jsonl, leap_sparsity.json, metrics.jsonl, prune.log)
+# are recorded in the repository under results/<model>/<type>/<sparsity>/<method>/ (RECORD=0: not), so
+# a sweep survives a new machine: a cell recorded there, or with eval.json in OUT, is skipped; an
+# interrupted LEAP cell resumes from its training checkpoint (<cell>/model.leap_ckpt). The "dense"
+# method evaluates the unpruned model once per type. METHODS="..." / SPARSITIES="..." in the
+# environment run a subset of the preset's grid (the report then covers that subset).
 # At the end the comparison table (docs/RESULTS-<model>.md unless RESULTS_MD is set, plus .csv) and the
 # per-block density figure are rebuilt with `leap report`.
 #
@@ -16,20 +20,37 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 preset="${1:?usage: scripts/sweep.sh PRESET (see scripts/presets/)}"
 # shellcheck source=/dev/null
+only_methods="${METHODS:-}" only_sparsities="${SPARSITIES:-}"
 source "$root/scripts/presets/$preset.sh"
+[[ -n "$only_methods" ]] && METHODS="$only_methods"
+[[ -n "$only_sparsities" ]] && SPARSITIES="$only_sparsities"
 : "${MODEL:?preset must set MODEL}" "${METHODS:?}" "${SPARSITIES:?}"
 TYPES="${TYPES:-unstructured}"
 OUT="${OUT:-$root/out}"
 build="$("$root/scripts/build.sh" | tail -n 1)"
 leap="$build/leap"
 name="$(basename "$MODEL")"
+# record_cell CELL DIR: copy a finished cell's small files into DIR (eval.json last: it marks DIR done).
+record_cell() {
+  local cell="$1" dir="$2" f
+  mkdir -p "$dir"
+  for f in samples.jsonl metrics.jsonl prune.log; do [[ -f "$cell/$f" ]] && cp "$cell/$f" "$dir/"; done
+  [[ -f "$cell/model/leap_sparsity.json" ]] && cp "$cell/model/leap_sparsity.json" "$dir/"
+  cp "$cell/eval.json" "$dir/eval.json"
+}
 evals=()
 for type in $TYPES; do
   for method in $METHODS; do
     for s in $SPARSITIES; do
       [[ "$method" == dense ]] && s=0.0
       cell="$OUT/$name/${type/:/-}/$s/$method"
-      if [[ -f "$cell/eval.json" ]]; then
+      kept="$root/results/$name/${type/:/-}/$s/$method"
+      if [[ -f "$kept/eval.json" ]]; then
+        echo "[sweep] done    $kept"
+        evals+=("$kept/eval.json")
+        [[ "$method" == dense ]] && break
+        continue
+      elif [[ -f "$cell/eval.json" ]]; then
         echo "[sweep] done    $cell"
       else
         echo "[sweep] running $cell"
@@ -47,7 +68,12 @@ for type in $TYPES; do
           > "$cell/eval.log" 2>&1 || { echo "[sweep] FAILED  $cell (see eval.log)"; continue; }
         mv "$cell/eval.json.tmp" "$cell/eval.json"
       fi
-      evals+=("$cell/eval.json")
+      if [[ "${RECORD:-1}" == 1 ]]; then
+        record_cell "$cell" "$kept"
+        evals+=("$kept/eval.json")
+      else
+        evals+=("$cell/eval.json")
+      fi
       [[ "$method" == dense ]] && break
     done
   done

@@ -254,26 +254,20 @@ void BucketedAdamW::step(int64_t t, double lr) {
   Impl& I = *impl_;
   torch::NoGradGuard ng;
   const auto& o = I.o;
-  const double bc1 = 1 - std::pow(o.beta1, double(t)), bc2 = 1 - std::pow(o.beta2, double(t));
   std::vector<DistWork> works;
   for (size_t k = 0; k < I.buckets.size(); ++k) {
     Bucket& b = I.buckets[k];
     const int64_t n = b.theta_own.numel();
     const Tensor& g = b.grad_own;  // float32
     Tensor p = b.master.defined() ? b.master : b.theta_own;
-    if (fused_ok(p, g, b.m, b.v)) {  // the same update in LibTorch's one-pass kernel (torch.optim's fused=True)
-      if (!I.step_count.defined()) I.step_count = torch::zeros({}, p.options());
-      I.step_count.fill_(double(t));
-      at::_fused_adamw_({p}, {g}, {b.m}, {b.v}, {}, {I.step_count}, lr, o.beta1, o.beta2, o.weight_decay, o.eps,
-                        /*amsgrad=*/false, /*maximize=*/false);
-    } else {
-      p.mul_(1 - lr * o.weight_decay);
-      b.m.lerp_(g, 1 - o.beta1);                      // m ← β1 m + (1−β1) g
-      b.v.mul_(o.beta2).addcmul_(g, g, 1 - o.beta2);  // v ← β2 v + (1−β2) g²
-      Tensor denom = I.scratch_f32.narrow(0, 0, n);
-      at::sqrt_out(denom, b.v).div_(std::sqrt(bc2)).add_(o.eps);  // √v̂ + ε
-      p.addcdiv_(b.m, denom, -lr / bc1);                          // θ ← θ − lr·m̂/(√v̂ + ε)
-    }
+    // LibTorch's one-pass AdamW (torch.optim's fused=True): m ← β1 m + (1−β1) g, v ← β2 v + (1−β2) g²,
+    // θ ← θ(1 − lr·wd) − lr·m̂/(√v̂ + ε); the buckets are built to suit it (float32, contiguous, one device)
+    if (!fused_ok(p, g, b.m, b.v))
+      fail("AdamW bucket %zu: parameter, gradient and moments must be contiguous float32 on one CPU or CUDA device", k);
+    if (!I.step_count.defined()) I.step_count = torch::zeros({}, p.options());
+    I.step_count.fill_(double(t));
+    at::_fused_adamw_({p}, {g}, {b.m}, {b.v}, {}, {I.step_count}, lr, o.beta1, o.beta2, o.weight_decay, o.eps,
+                      /*amsgrad=*/false, /*maximize=*/false);
     if (b.master.defined()) b.theta_own.copy_(b.master);
     if (I.shards > 1) {
       if (k >= 2) works[k - 2].wait();  // its send buffer is free again

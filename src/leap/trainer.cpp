@@ -548,26 +548,29 @@ void Trainer::step(int64_t t, double kappa, double tau, double lr) {
     Tensor x = batch.slice(0, a * o_.micro_batch, (a + 1) * o_.micro_batch).to(dev_);
     micro_batch(t, a, x, kappa, tau, sums);
   }
-  RECORD_USER_SCOPE("leap::optimizer");  // the reduction's tail, the clipping and AdamW
-  opt_->finish_reduction();              // θ gradients summed over ranks (bucket by bucket, overlapping backward)
-  if (comm_) {
-    Tensor s =
-        torch::tensor({sums.ce, sums.density, sums.reward, sums.kl}, torch::TensorOptions().dtype(torch::kFloat64))
-            .to(dev_);
-    comm_->allreduce_sum(s);
-    s = s.cpu();
-    sums = {s[0].item<double>(), s[1].item<double>(), s[2].item<double>(), s[3].item<double>()};
+  double gnorm = 0;
+  {
+    RECORD_USER_SCOPE("leap::optimizer");  // the reduction's tail, the clipping and AdamW (not the log line)
+    opt_->finish_reduction();              // θ gradients summed over ranks (bucket by bucket, overlapping backward)
+    if (comm_) {
+      Tensor s =
+          torch::tensor({sums.ce, sums.density, sums.reward, sums.kl}, torch::TensorOptions().dtype(torch::kFloat64))
+              .to(dev_);
+      comm_->allreduce_sum(s);
+      s = s.cpu();
+      sums = {s[0].item<double>(), s[1].item<double>(), s[2].item<double>(), s[3].item<double>()};
+    }
+    gnorm = opt_->clip_grad_norm(o_.max_grad_norm);
+    if (!std::isfinite(gnorm)) {
+      std::string where;
+      const std::vector<Tensor>& leaves = opt_->grad_leaves();
+      for (size_t i = 0; i < leaves.size() && where.empty(); ++i)
+        if (!torch::isfinite(leaves[i].grad()).all().item<bool>()) where = L_.names[i];
+      fail("LEAP step %lld: non-finite mask-logit gradient%s%s; stopping (the last checkpoint, if any, is kept)",
+           (long long)(t + 1), where.empty() ? "" : " in ", where.c_str());
+    }
+    opt_->step(t + 1, lr);
   }
-  const double gnorm = opt_->clip_grad_norm(o_.max_grad_norm);
-  if (!std::isfinite(gnorm)) {
-    std::string where;
-    const std::vector<Tensor>& leaves = opt_->grad_leaves();
-    for (size_t i = 0; i < leaves.size() && where.empty(); ++i)
-      if (!torch::isfinite(leaves[i].grad()).all().item<bool>()) where = L_.names[i];
-    fail("LEAP step %lld: non-finite mask-logit gradient%s%s; stopping (the last checkpoint, if any, is kept)",
-         (long long)(t + 1), where.empty() ? "" : " in ", where.c_str());
-  }
-  opt_->step(t + 1, lr);
   const double ce_mean = sums.ce / double(reg_.grad_acc);
   if (t == 0) first_ce_ = ce_mean;
   last_ce_ = ce_mean;

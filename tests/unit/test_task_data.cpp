@@ -154,6 +154,16 @@ TEST(Report, MarkdownAndCsvFromResultFiles) {
   EXPECT_NE(density.find("stroke-dasharray"), std::string::npos);  // dashed
   EXPECT_NE(loss.find("optimizer step"), std::string::npos);
   o.plot.clear();
+  // a sweep's recorded cell: the model folder is gone, its leap_sparsity.json lies beside eval.json
+  fs::create_directories(d + "/kept");
+  write_file_atomic(d + "/kept/leap_sparsity.json", R"({"method":"admm","target_sparsity":0.6,"pattern":"2:4"})");
+  write_file_atomic(d + "/kept/eval.json", "{\"config\":{\"model\":\"x\",\"model_path\":\"" + d +
+                                               "/gone/model\"},\"results\":{\"piqa\":{\"acc,none\":0.5}}}");
+  o.inputs = {d + "/kept/eval.json"};
+  o.output = d + "/kept.md";
+  run_report(o);
+  EXPECT_NE(read_file(o.output).find("| admm 60% 2:4 |"), std::string::npos) << read_file(o.output);
+  o.output.clear();
   write_file_atomic(d + "/bad.json", "{}");
   o.inputs = {d + "/bad.json"};
   EXPECT_NE(test::error_of([&] { run_report(o); }).find("no \"results\" object"), std::string::npos);
