@@ -7,7 +7,8 @@
 # a sweep survives a new machine: a cell recorded there, or with eval.json in OUT, is skipped; an
 # interrupted LEAP cell resumes from its training checkpoint (<cell>/model.leap_ckpt). The "dense"
 # method evaluates the unpruned model once per type. METHODS="..." / SPARSITIES="..." in the
-# environment run a subset of the preset's grid (the report then covers that subset).
+# environment run only those cells; REPORT_ONLY=1 runs none. The report always covers every finished
+# cell of the preset's grid.
 # At the end the comparison table (docs/RESULTS-<model>.md unless RESULTS_MD is set, plus .csv) and the
 # per-block density figure are rebuilt with `leap report`.
 #
@@ -19,17 +20,18 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 preset="${1:?usage: scripts/sweep.sh PRESET (see scripts/presets/)}"
+run_methods="${METHODS:-}" run_sparsities="${SPARSITIES:-}"
 # shellcheck source=/dev/null
-only_methods="${METHODS:-}" only_sparsities="${SPARSITIES:-}"
 source "$root/scripts/presets/$preset.sh"
-[[ -n "$only_methods" ]] && METHODS="$only_methods"
-[[ -n "$only_sparsities" ]] && SPARSITIES="$only_sparsities"
 : "${MODEL:?preset must set MODEL}" "${METHODS:?}" "${SPARSITIES:?}"
 TYPES="${TYPES:-unstructured}"
 OUT="${OUT:-$root/out}"
 build="$("$root/scripts/build.sh" | tail -n 1)"
 leap="$build/leap"
 name="$(basename "$MODEL")"
+# The cells to run: the environment's METHODS / SPARSITIES, else the preset's whole grid.
+run_methods="${run_methods:-$METHODS}" run_sparsities="${run_sparsities:-$SPARSITIES}"
+
 # record_cell CELL DIR: copy a finished cell's small files into DIR (eval.json last: it marks DIR done).
 record_cell() {
   local cell="$1" dir="$2" f
@@ -38,46 +40,60 @@ record_cell() {
   [[ -f "$cell/model/leap_sparsity.json" ]] && cp "$cell/model/leap_sparsity.json" "$dir/"
   cp "$cell/eval.json" "$dir/eval.json"
 }
-evals=()
-for type in $TYPES; do
-  for method in $METHODS; do
-    for s in $SPARSITIES; do
-      [[ "$method" == dense ]] && s=0.0
-      cell="$OUT/$name/${type/:/-}/$s/$method"
-      kept="$root/results/$name/${type/:/-}/$s/$method"
-      if [[ -f "$kept/eval.json" ]]; then
-        echo "[sweep] done    $kept"
-        evals+=("$kept/eval.json")
-        [[ "$method" == dense ]] && break
-        continue
-      elif [[ -f "$cell/eval.json" ]]; then
-        echo "[sweep] done    $cell"
-      else
-        echo "[sweep] running $cell"
-        mkdir -p "$cell"
-        target="$MODEL"
-        if [[ "$method" != dense ]]; then
-          resume=(); [[ -d "$cell/model.leap_ckpt" ]] && resume=(--resume)
-          "$leap" prune --model "$MODEL" --method "$method" --sparsity "$s" --sparsity_type "$type" \
-            --save_model "$cell/model" --log_file "$cell/metrics.jsonl" ${PRUNE_FLAGS:-} "${resume[@]}" \
-            > "$cell/prune.log" 2>&1 || { echo "[sweep] FAILED  $cell (see prune.log; rerun to resume)"; continue; }
-          target="$cell/model"
-        fi
-        "$leap" eval --model "$target" --tasks "$EVAL_TASKS" ${EVAL_FLAGS:-} --output_path "$cell/eval.json.tmp" \
-          --log_samples "$cell/samples.jsonl" \
-          > "$cell/eval.log" 2>&1 || { echo "[sweep] FAILED  $cell (see eval.log)"; continue; }
-        mv "$cell/eval.json.tmp" "$cell/eval.json"
-      fi
-      if [[ "${RECORD:-1}" == 1 ]]; then
-        record_cell "$cell" "$kept"
-        evals+=("$kept/eval.json")
-      else
-        evals+=("$cell/eval.json")
-      fi
-      [[ "$method" == dense ]] && break
+
+# run_cell TYPE METHOD S: prune (resuming a LEAP cell) and evaluate into OUT, then record; a cell
+# already recorded or evaluated is left as it is.
+run_cell() {
+  local type="$1" method="$2" s="$3"
+  local cell="$OUT/$name/${type/:/-}/$s/$method" kept="$root/results/$name/${type/:/-}/$s/$method"
+  if [[ -f "$kept/eval.json" ]]; then
+    echo "[sweep] done    $kept"; return 0
+  elif [[ -f "$cell/eval.json" ]]; then
+    echo "[sweep] done    $cell"
+  elif [[ "${REPORT_ONLY:-0}" == 1 ]]; then
+    echo "[sweep] missing $kept"; return 0
+  else
+    echo "[sweep] running $cell"
+    mkdir -p "$cell"
+    local target="$MODEL" resume=()
+    if [[ "$method" != dense ]]; then
+      [[ -d "$cell/model.leap_ckpt" ]] && resume=(--resume)
+      "$leap" prune --model "$MODEL" --method "$method" --sparsity "$s" --sparsity_type "$type" \
+        --save_model "$cell/model" --log_file "$cell/metrics.jsonl" ${PRUNE_FLAGS:-} "${resume[@]}" \
+        > "$cell/prune.log" 2>&1 || { echo "[sweep] FAILED  $cell (see prune.log; rerun to resume)"; return 0; }
+      target="$cell/model"
+    fi
+    "$leap" eval --model "$target" --tasks "$EVAL_TASKS" ${EVAL_FLAGS:-} --output_path "$cell/eval.json.tmp" \
+      --log_samples "$cell/samples.jsonl" \
+      > "$cell/eval.log" 2>&1 || { echo "[sweep] FAILED  $cell (see eval.log)"; return 0; }
+    mv "$cell/eval.json.tmp" "$cell/eval.json"
+  fi
+  [[ "${RECORD:-1}" == 1 ]] && record_cell "$cell" "$kept"
+  return 0
+}
+
+# grid METHODS SPARSITIES FN: FN TYPE METHOD S for every cell ("dense" once per type, at 0.0).
+grid() {
+  local type method s
+  for type in $TYPES; do
+    for method in $1; do
+      if [[ "$method" == dense ]]; then "$3" "$type" dense 0.0; continue; fi
+      for s in $2; do "$3" "$type" "$method" "$s"; done
     done
   done
-done
+}
+grid "$run_methods" "$run_sparsities" run_cell
+
+# The report covers every finished cell of the preset's grid, recorded (results/) or in OUT.
+evals=()
+add_eval() {
+  local kept="$root/results/$name/${1/:/-}/$3/$2" cell="$OUT/$name/${1/:/-}/$3/$2"
+  if [[ -f "$kept/eval.json" ]]; then evals+=("$kept/eval.json")
+  elif [[ -f "$cell/eval.json" ]]; then evals+=("$cell/eval.json"); fi
+  return 0
+}
+grid "$METHODS" "$SPARSITIES" add_eval
+((${#evals[@]})) || { echo "[sweep] no finished cell to report" >&2; exit 1; }
 results="${RESULTS_MD:-$root/docs/RESULTS-$name.md}"
 mkdir -p "$(dirname "$results")"
 "$leap" report "${evals[@]}" --output "$results.table" --csv "${results%.md}.csv" ${PAIRED---paired leap:admm} \
