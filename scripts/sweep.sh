@@ -12,7 +12,9 @@
 # At the end the comparison table (docs/RESULTS-<model>.md unless RESULTS_MD is set, plus .csv) and the
 # per-block density figure are rebuilt with `leap report`.
 #
-# Usage: scripts/sweep.sh PRESET        (a file in scripts/presets/, e.g. stories260k, llama-3.2-1b)
+# Usage: scripts/sweep.sh PRESET        (a file in scripts/presets/, e.g. stories260k, llama-3.2-1b,
+#                                       or the path of a preset file)
+# RESULTS_DIR (default results/) is where cells are recorded; LEAP_BIN a leap binary to use as it is.
 # PAIRED (default "--paired leap:admm"; empty for none) goes to `leap report`.
 # Expected runtime per cell (2 CPU cores, stories260k preset): magnitude/Wanda/SparseGPT/ADMM ~10 s,
 # LEAP ~1 min, evaluation ~1 min (perplexity + six tasks at --limit 20). Llama-3.2-1B on one
@@ -21,13 +23,16 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 preset="${1:?usage: scripts/sweep.sh PRESET (see scripts/presets/)}"
 run_methods="${METHODS:-}" run_sparsities="${SPARSITIES:-}"
+preset_file="$root/scripts/presets/$preset.sh"
+[[ -f "$preset" ]] && preset_file="$preset"   # a preset file of one's own
+[[ -f "$preset_file" ]] || { echo "sweep.sh: no preset $preset_file (see scripts/presets/)" >&2; exit 1; }
 # shellcheck source=/dev/null
-source "$root/scripts/presets/$preset.sh"
+source "$preset_file"
 : "${MODEL:?preset must set MODEL}" "${METHODS:?}" "${SPARSITIES:?}"
 TYPES="${TYPES:-unstructured}"
 OUT="${OUT:-$root/out}"
-build="$("$root/scripts/build.sh" | tail -n 1)"
-leap="$build/leap"
+leap="${LEAP_BIN:-$("$root/scripts/build.sh" | tail -n 1)/leap}"   # LEAP_BIN: a built binary, no build step
+kept_root="${RESULTS_DIR:-$root/results}"
 name="$(basename "$MODEL")"
 # The cells to run: the environment's METHODS / SPARSITIES, else the preset's whole grid.
 run_methods="${run_methods:-$METHODS}" run_sparsities="${run_sparsities:-$SPARSITIES}"
@@ -45,7 +50,7 @@ record_cell() {
 # already recorded or evaluated is left as it is.
 run_cell() {
   local type="$1" method="$2" s="$3"
-  local cell="$OUT/$name/${type/:/-}/$s/$method" kept="$root/results/$name/${type/:/-}/$s/$method"
+  local cell="$OUT/$name/${type/:/-}/$s/$method" kept="$kept_root/$name/${type/:/-}/$s/$method"
   if [[ -f "$kept/eval.json" ]]; then
     echo "[sweep] done    $kept"; return 0
   elif [[ -f "$cell/eval.json" ]]; then
@@ -87,7 +92,7 @@ grid "$run_methods" "$run_sparsities" run_cell
 # The report covers every finished cell of the preset's grid, recorded (results/) or in OUT.
 evals=()
 add_eval() {
-  local kept="$root/results/$name/${1/:/-}/$3/$2" cell="$OUT/$name/${1/:/-}/$3/$2"
+  local kept="$kept_root/$name/${1/:/-}/$3/$2" cell="$OUT/$name/${1/:/-}/$3/$2"
   if [[ -f "$kept/eval.json" ]]; then evals+=("$kept/eval.json")
   elif [[ -f "$cell/eval.json" ]]; then evals+=("$cell/eval.json"); fi
   return 0
@@ -96,8 +101,17 @@ grid "$METHODS" "$SPARSITIES" add_eval
 ((${#evals[@]})) || { echo "[sweep] no finished cell to report" >&2; exit 1; }
 results="${RESULTS_MD:-$root/docs/RESULTS-$name.md}"
 mkdir -p "$(dirname "$results")"
-"$leap" report "${evals[@]}" --output "$results.table" --csv "${results%.md}.csv" ${PAIRED---paired leap:admm} \
-  --plot "${results%.md}-density.svg" --plot "${results%.md}-loss.svg"
+# the figures of what the cells hold: per-block density (a pruned cell's leap_sparsity.json) and
+# training curves (a LEAP cell's metrics.jsonl)
+density=0 curves=0 plots=()
+for e in "${evals[@]}"; do
+  d="$(dirname "$e")"
+  [[ -f "$d/leap_sparsity.json" || -f "$d/model/leap_sparsity.json" ]] && density=1
+  [[ -f "$d/metrics.jsonl" ]] && curves=1
+done
+((density)) && plots+=(--plot "${results%.md}-density.svg")
+((curves)) && plots+=(--plot "${results%.md}-loss.svg")
+"$leap" report "${evals[@]}" --output "$results.table" --csv "${results%.md}.csv" ${PAIRED---paired leap:admm} "${plots[@]}"
 {
   echo "# Results: $name"
   echo
@@ -107,9 +121,8 @@ mkdir -p "$(dirname "$results")"
   echo
   cat "$results.table"
   echo
-  echo "![per-block density]($(basename "${results%.md}-density.svg"))"
-  echo
-  echo "![training curves]($(basename "${results%.md}-loss.svg"))"
+  ((density)) && printf '![per-block density](%s)\n\n' "$(basename "${results%.md}-density.svg")"
+  ((curves)) && printf '![training curves](%s)\n' "$(basename "${results%.md}-loss.svg")"
   if [[ -f "$(dirname "$results")/RESULTS-variants.md" ]]; then
     echo
     echo "Variants beyond the paper (learnable N:M masks, distillation, OWL, reconstruction): [RESULTS-variants.md](RESULTS-variants.md)"
