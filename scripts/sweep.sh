@@ -33,7 +33,7 @@ TYPES="${TYPES:-unstructured}"
 OUT="${OUT:-$root/out}"
 leap="${LEAP_BIN:-$("$root/scripts/build.sh" | tail -n 1)/leap}"   # LEAP_BIN: a built binary, no build step
 kept_root="${RESULTS_DIR:-$root/results}"
-name="$(basename "$MODEL")"
+name="$(basename "$MODEL")${TAG:+-$TAG}"   # TAG: a preset of variants keeps its cells apart
 # The cells to run: the environment's METHODS / SPARSITIES, else the preset's whole grid.
 run_methods="${run_methods:-$METHODS}" run_sparsities="${run_sparsities:-$SPARSITIES}"
 
