@@ -46,11 +46,14 @@ record_cell() {
   cp "$cell/eval.json" "$dir/eval.json"
 }
 
+# cell_dirs TYPE METHOD S: set cell (its working folder in OUT) and kept (its record in RESULTS_DIR).
+cell_dirs() { cell="$OUT/$name/${1/:/-}/$3/$2" kept="$kept_root/$name/${1/:/-}/$3/$2"; }
+
 # run_cell TYPE METHOD S: prune (resuming a LEAP cell) and evaluate into OUT, then record; a cell
 # already recorded or evaluated is left as it is.
 run_cell() {
-  local type="$1" method="$2" s="$3"
-  local cell="$OUT/$name/${type/:/-}/$s/$method" kept="$kept_root/$name/${type/:/-}/$s/$method"
+  local type="$1" method="$2" s="$3" cell kept
+  cell_dirs "$type" "$method" "$s"
   if [[ -f "$kept/eval.json" ]]; then
     echo "[sweep] done    $kept"; return 0
   elif [[ -f "$cell/eval.json" ]]; then
@@ -92,7 +95,8 @@ grid "$run_methods" "$run_sparsities" run_cell
 # The report covers every finished cell of the preset's grid, recorded (results/) or in OUT.
 evals=()
 add_eval() {
-  local kept="$kept_root/$name/${1/:/-}/$3/$2" cell="$OUT/$name/${1/:/-}/$3/$2"
+  local cell kept
+  cell_dirs "$@"
   if [[ -f "$kept/eval.json" ]]; then evals+=("$kept/eval.json")
   elif [[ -f "$cell/eval.json" ]]; then evals+=("$cell/eval.json"); fi
   return 0
