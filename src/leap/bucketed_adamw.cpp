@@ -6,6 +6,7 @@
 #include <torch/csrc/autograd/variable.h>
 
 #include "base/error.h"
+#include "leap/adamw_8bit.h"
 
 namespace leap {
 using torch::Tensor;
@@ -17,6 +18,7 @@ struct Bucket {
   Tensor theta, grad;          // [padded]: θ in its dtype, the gradient in float32; per-linear views of these
   Tensor theta_own, grad_own;  // this rank's slice ([padded / shards]); replicated: the whole bucket
   Tensor master, m, v;         // float32 [padded / shards]; master only when θ is not float32
+  Moment8bit m8, v8;           // instead of m, v with 8-bit moments
   int pending = 0;
   bool launched = false;
   DistWork work;
@@ -49,6 +51,11 @@ struct BucketedAdamW::Impl {
   Tensor step_count;  // the fused kernel's step t, a float32 scalar on the device
 
   Impl(torch::Dtype d, torch::Device v) : dtype(d), dev(v) {}
+  // a linear's region in its bucket: its numel, rounded up to whole 8-bit blocks when the moments are 8-bit
+  int64_t region(int64_t numel) const {
+    const int64_t a = o.moments_8bit ? kMoment8bitBlock : 1;
+    return (numel + a - 1) / a * a;
+  }
   bool multi() const { return world > 1; }
   Tensor own(const Tensor& full) const { return shards > 1 ? full.view({shards, -1})[rank] : full; }
 
@@ -120,17 +127,23 @@ BucketedAdamW::BucketedAdamW(const std::vector<std::vector<int64_t>>& shapes, to
     for (int64_t i = lo; i < hi; ++i) {
       I.bucket_of[size_t(i)] = int(I.buckets.size());
       I.offset_of[size_t(i)] = b.size;
-      b.size += numels[size_t(i)];
+      b.size += I.region(numels[size_t(i)]);
     }
-    b.padded = (b.size + I.shards - 1) / I.shards * I.shards;
+    const int64_t unit = I.shards * (o.moments_8bit ? kMoment8bitBlock : 1);  // whole blocks in every slice
+    b.padded = (b.size + unit - 1) / unit * unit;
     b.theta = torch::zeros({b.padded}, torch::TensorOptions().dtype(dtype).device(dev));
     b.grad = torch::zeros({b.padded}, f32);
     b.theta_own = I.own(b.theta);
     b.grad_own = I.shards > 1 ? torch::zeros({b.padded / I.shards}, b.grad.options()) : b.grad;
     const int64_t own_n = b.padded / I.shards;
     if (dtype != torch::kFloat32) b.master = torch::zeros({own_n}, f32);
-    b.m = torch::zeros({own_n}, f32);
-    b.v = torch::zeros({own_n}, f32);
+    if (o.moments_8bit) {
+      b.m8 = Moment8bit::zeros(own_n, /*is_signed=*/true, dev);
+      b.v8 = Moment8bit::zeros(own_n, /*is_signed=*/false, dev);
+    } else {
+      b.m = torch::zeros({own_n}, f32);
+      b.v = torch::zeros({own_n}, f32);
+    }
     I.buckets.push_back(std::move(b));
   }
   int64_t own_max = 0;
@@ -169,41 +182,88 @@ void BucketedAdamW::set_theta(const std::vector<Tensor>& theta) {
   }
 }
 
-void BucketedAdamW::set_moments(const std::vector<Tensor>& exp_avg, const std::vector<Tensor>& exp_avg_sq) {
+void BucketedAdamW::set_moments(const AdamMoments& mo) {
   Impl& I = *impl_;
-  LEAP_CHECK(exp_avg.size() == params_.size() && exp_avg_sq.size() == params_.size(), "set_moments: wrong count");
+  const size_t n = params_.size();
+  LEAP_CHECK(mo.exp_avg.size() == n && mo.exp_avg_sq.size() == n, "set_moments: %zu / %zu moments for %zu linears",
+             mo.exp_avg.size(), mo.exp_avg_sq.size(), n);
+  LEAP_CHECK(!mo.quantized() || (I.o.moments_8bit && mo.exp_avg_scale.size() == n && mo.exp_avg_sq_scale.size() == n),
+             "set_moments: 8-bit moments (codes and scales) for an optimizer with float32 moments");
   torch::NoGradGuard ng;
+  const int64_t B = kMoment8bitBlock;
   for (auto& b : I.buckets) {
-    for (auto [src, dst] : {std::pair{&exp_avg, &b.m}, std::pair{&exp_avg_sq, &b.v}}) {
-      Tensor full = torch::zeros({b.padded}, dst->options());
+    for (int k = 0; k < 2; ++k) {
+      const std::vector<Tensor>& src = k == 0 ? mo.exp_avg : mo.exp_avg_sq;
+      if (mo.quantized()) {  // codes and scales, linear by linear into the bucket's blocks
+        const std::vector<Tensor>& scl = k == 0 ? mo.exp_avg_scale : mo.exp_avg_sq_scale;
+        Moment8bit& q = k == 0 ? b.m8 : b.v8;
+        Moment8bit full = Moment8bit::zeros(b.padded, q.is_signed, I.dev);
+        for (int64_t i = b.lo; i < b.hi; ++i) {
+          const int64_t off = I.offset_of[size_t(i)], r = I.region(params_[size_t(i)].numel());
+          LEAP_CHECK(src[size_t(i)].numel() == r && scl[size_t(i)].numel() == r / B,
+                     "set_moments: linear %lld has %lld codes and %lld scales, expected %lld and %lld", (long long)i,
+                     (long long)src[size_t(i)].numel(), (long long)scl[size_t(i)].numel(), (long long)r,
+                     (long long)(r / B));
+          full.codes.narrow(0, off, r).copy_(src[size_t(i)].reshape({-1}));
+          full.scale.narrow(0, off / B, r / B).copy_(scl[size_t(i)].reshape({-1}));
+        }
+        q.codes.copy_(I.own(full.codes));
+        q.scale.copy_(I.own(full.scale));
+        continue;
+      }
+      Tensor full = torch::zeros({b.padded}, torch::TensorOptions().dtype(torch::kFloat32).device(I.dev));
       for (int64_t i = b.lo; i < b.hi; ++i)
-        full.narrow(0, I.offset_of[size_t(i)], params_[size_t(i)].numel()).copy_((*src)[size_t(i)].reshape({-1}));
-      dst->copy_(I.own(full));
+        full.narrow(0, I.offset_of[size_t(i)], params_[size_t(i)].numel()).copy_(src[size_t(i)].reshape({-1}));
+      if (I.o.moments_8bit)
+        quantize_moment(I.own(full), k == 0 ? b.m8 : b.v8);
+      else
+        (k == 0 ? b.m : b.v).copy_(I.own(full));
     }
   }
 }
 
-void BucketedAdamW::gather(std::vector<Tensor>* theta, std::vector<Tensor>* exp_avg, std::vector<Tensor>* exp_avg_sq,
-                           bool copy) {
+void BucketedAdamW::gather(std::vector<Tensor>* theta, AdamMoments* mo, bool copy) {
   Impl& I = *impl_;
   torch::NoGradGuard ng;
   if (!copy && I.shards == 1) return;  // nothing to take part in
-  for (auto* v : {theta, exp_avg, exp_avg_sq})
-    if (v && copy) v->assign(params_.size(), Tensor());
+  const bool q8 = I.o.moments_8bit;
+  const int64_t B = kMoment8bitBlock;
+  const size_t n = params_.size();
+  if (copy) {
+    if (theta) theta->assign(n, Tensor());
+    if (mo)
+      *mo = AdamMoments{std::vector<Tensor>(n), std::vector<Tensor>(n),
+                        q8 ? std::vector<Tensor>(n) : std::vector<Tensor>{},
+                        q8 ? std::vector<Tensor>(n) : std::vector<Tensor>{}};
+  }
+  auto to_host = [](const Tensor& x) { return x.to(torch::kCPU, x.scalar_type(), false, true); };
   for (auto& b : I.buckets) {
     Tensor th;
     if (theta) th = b.master.defined() ? I.gather_own(b.master, b.padded) : (copy ? b.theta : Tensor());
-    Tensor m = exp_avg ? I.gather_own(b.m, b.padded) : Tensor();
-    Tensor v = exp_avg_sq ? I.gather_own(b.v, b.padded) : Tensor();
+    Tensor m, v, ms, vs;  // whole buckets: float32, or codes and scales
+    if (mo) {
+      m = I.gather_own(q8 ? b.m8.codes : b.m, b.padded);
+      v = I.gather_own(q8 ? b.v8.codes : b.v, b.padded);
+      if (q8) {
+        ms = I.gather_own(b.m8.scale, b.padded / B);
+        vs = I.gather_own(b.v8.scale, b.padded / B);
+      }
+    }
     if (!copy) continue;
     for (int64_t i = b.lo; i < b.hi; ++i) {
-      const int64_t off = I.offset_of[size_t(i)], k = params_[size_t(i)].numel();
-      auto slice = [&](const Tensor& x) {  // float32 on the CPU, one copy
-        return x.narrow(0, off, k).view(I.shapes[size_t(i)]).to(torch::kCPU, torch::kFloat32, false, true);
-      };
-      if (theta) (*theta)[size_t(i)] = slice(th);
-      if (exp_avg) (*exp_avg)[size_t(i)] = slice(m);
-      if (exp_avg_sq) (*exp_avg_sq)[size_t(i)] = slice(v);
+      const int64_t off = I.offset_of[size_t(i)], k = params_[size_t(i)].numel(), r = I.region(k);
+      const auto& shape = I.shapes[size_t(i)];
+      if (theta) (*theta)[size_t(i)] = th.narrow(0, off, k).view(shape).to(torch::kCPU, torch::kFloat32, false, true);
+      if (!mo) continue;
+      if (q8) {
+        mo->exp_avg[size_t(i)] = to_host(m.narrow(0, off, r));
+        mo->exp_avg_sq[size_t(i)] = to_host(v.narrow(0, off, r));
+        mo->exp_avg_scale[size_t(i)] = to_host(ms.narrow(0, off / B, r / B));
+        mo->exp_avg_sq_scale[size_t(i)] = to_host(vs.narrow(0, off / B, r / B));
+      } else {
+        mo->exp_avg[size_t(i)] = to_host(m.narrow(0, off, k).view(shape));
+        mo->exp_avg_sq[size_t(i)] = to_host(v.narrow(0, off, k).view(shape));
+      }
     }
   }
 }
@@ -260,14 +320,19 @@ void BucketedAdamW::step(int64_t t, double lr) {
     const int64_t n = b.theta_own.numel();
     const Tensor& g = b.grad_own;  // float32
     Tensor p = b.master.defined() ? b.master : b.theta_own;
-    // LibTorch's one-pass AdamW (torch.optim's fused=True): m ← β1 m + (1−β1) g, v ← β2 v + (1−β2) g²,
-    // θ ← θ(1 − lr·wd) − lr·m̂/(√v̂ + ε); the buckets are built to suit it (float32, contiguous, one device)
-    if (!fused_ok(p, g, b.m, b.v))
-      fail("AdamW bucket %zu: parameter, gradient and moments must be contiguous float32 on one CPU or CUDA device", k);
-    if (!I.step_count.defined()) I.step_count = torch::zeros({}, p.options());
-    I.step_count.fill_(double(t));
-    at::_fused_adamw_({p}, {g}, {b.m}, {b.v}, {}, {I.step_count}, lr, o.beta1, o.beta2, o.weight_decay, o.eps,
-                      /*amsgrad=*/false, /*maximize=*/false);
+    if (I.o.moments_8bit) {  // the same update with the moments kept in 8 bits (adamw_8bit.h)
+      adamw_8bit_step(p, g, b.m8, b.v8, {lr, o.beta1, o.beta2, o.weight_decay, o.eps, t});
+    } else {
+      // LibTorch's one-pass AdamW (torch.optim's fused=True): m ← β1 m + (1−β1) g, v ← β2 v + (1−β2) g²,
+      // θ ← θ(1 − lr·wd) − lr·m̂/(√v̂ + ε); the buckets are built to suit it (float32, contiguous, one device)
+      if (!fused_ok(p, g, b.m, b.v))
+        fail("AdamW bucket %zu: parameter, gradient and moments must be contiguous float32 on one CPU or CUDA device",
+             k);
+      if (!I.step_count.defined()) I.step_count = torch::zeros({}, p.options());
+      I.step_count.fill_(double(t));
+      at::_fused_adamw_({p}, {g}, {b.m}, {b.v}, {}, {I.step_count}, lr, o.beta1, o.beta2, o.weight_decay, o.eps,
+                        /*amsgrad=*/false, /*maximize=*/false);
+    }
     if (b.master.defined()) b.theta_own.copy_(b.master);
     if (I.shards > 1) {
       if (k >= 2) works[k - 2].wait();  // its send buffer is free again
@@ -283,6 +348,7 @@ int64_t BucketedAdamW::state_bytes() const {
   for (const auto& b : impl_->buckets) {
     for (const Tensor* t : {&b.theta, &b.grad, &b.master, &b.m, &b.v})
       if (t->defined()) n += t->numel() * int64_t(t->element_size());
+    if (b.m8.codes.defined()) n += b.m8.bytes() + b.v8.bytes();
     if (impl_->shards > 1) n += b.grad_own.numel() * int64_t(b.grad_own.element_size());
   }
   return n;
@@ -291,7 +357,8 @@ int64_t BucketedAdamW::state_bytes() const {
 std::string BucketedAdamW::describe() const {
   const Impl& I = *impl_;
   return strformat(
-      "%lld mask logits in %zu buckets (%s), %s", (long long)numel_, I.buckets.size(), c10::toString(I.dtype),
+      "%lld mask logits in %zu buckets (%s%s), %s", (long long)numel_, I.buckets.size(), c10::toString(I.dtype),
+      I.o.moments_8bit ? ", 8-bit AdamW moments" : "",
       I.world == 1 ? "one process"
       : I.shards > 1
           ? strformat("optimizer state sharded over %d ranks (rank %d holds 1/%d)", I.world, I.rank, I.world).c_str()

@@ -20,6 +20,11 @@
 // The gradient sum over ranks is the global-batch gradient because the trainer scales each
 // micro-batch loss by 1/(micro-batches per global batch) — the division by W is folded into it.
 //
+// With moments_8bit (--optim adamw_8bit) the moments are block-wise 8-bit codes (adamw_8bit.h):
+// 2 bytes per logit instead of 8. Every linear then starts on a block boundary of its bucket (its
+// blocks are its own, whatever the bucketing or the number of shards) and every shard holds whole
+// blocks; the checkpoint keeps the codes and scales themselves, so a resumed run continues exactly.
+//
 // What it does not do: sample masks, compute losses or decide the data split (leap_trainer.cpp).
 // See docs/METHOD.md §1.5.
 #pragma once
@@ -34,8 +39,17 @@ namespace leap {
 
 struct BucketedAdamWOptions {
   double beta1 = 0.9, beta2 = 0.95, eps = 1e-8, weight_decay = 0.0;
-  bool shard = false;        // ZeRO-style sharding of the optimizer state (needs a Comm)
-  double bucket_mib = 25.0;  // target bucket size for the gradient reduction
+  bool shard = false;         // ZeRO-style sharding of the optimizer state (needs a Comm)
+  double bucket_mib = 25.0;   // target bucket size for the gradient reduction
+  bool moments_8bit = false;  // AdamW moments as block-wise 8-bit codes (adamw_8bit.h)
+};
+
+// AdamW moments of every masked linear as a checkpoint keeps them: float32 of the linear's shape,
+// or with 8-bit moments the codes (uint8 [numel rounded up to 256]) in exp_avg / exp_avg_sq and the
+// block scales (float32 [that / 256]) in exp_avg_scale / exp_avg_sq_scale.
+struct AdamMoments {
+  std::vector<torch::Tensor> exp_avg, exp_avg_sq, exp_avg_scale, exp_avg_sq_scale;
+  bool quantized() const { return !exp_avg_scale.empty(); }
 };
 
 class BucketedAdamW {
@@ -52,14 +66,15 @@ class BucketedAdamW {
   const std::vector<torch::Tensor>& grad_leaves() const { return leaves_; }
   int64_t numel() const { return numel_; }
 
-  // Full per-linear values (any device/dtype): θ (float32 master where kept), AdamW moments.
+  // Full per-linear values (any device/dtype): θ (float32 master where kept), AdamW moments (float32
+  // moments given to 8-bit ones are quantized; codes and scales given to float32 ones, refused).
   void set_theta(const std::vector<torch::Tensor>& theta);
-  void set_moments(const std::vector<torch::Tensor>& exp_avg, const std::vector<torch::Tensor>& exp_avg_sq);
-  // Full per-linear float32 CPU copies (a collective when sharded: every rank must call it with the
-  // same outputs requested). copy = false: take part in the collectives only, fill nothing (the
-  // ranks that do not write the result keep no host copy).
-  void gather(std::vector<torch::Tensor>* theta, std::vector<torch::Tensor>* exp_avg,
-              std::vector<torch::Tensor>* exp_avg_sq, bool copy = true);
+  void set_moments(const AdamMoments& moments);
+  // Full per-linear CPU copies: θ in float32, the moments in their own form (AdamMoments). A
+  // collective when sharded: every rank must call it with the same outputs requested. copy = false:
+  // take part in the collectives only, fill nothing (the ranks that do not write the result keep no
+  // host copy).
+  void gather(std::vector<torch::Tensor>* theta, AdamMoments* moments, bool copy = true);
 
   void zero_grad();
   // The next backward completes this step's local gradients: reduce each bucket when it is ready.

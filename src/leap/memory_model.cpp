@@ -75,17 +75,23 @@ MemoryEstimate estimate_memory(const ModelConfig& c, const MemoryInputs& in, int
   fixed("weights (all parameters, model dtype)", double(e.params) * double(in.model_bytes));
   per_masked((in.nm_m > 0 ? "pattern logits theta" : "mask logits theta") + per, bm * r);
   per_masked("theta gradients (flat float32 buckets)", 4.0 * r);
-  per_masked(in.shard ? "AdamW moments m, v (float32, sharded)" : "AdamW moments m, v (float32)", 8.0 * r / shards);
+  const double moment_bytes = in.moments_8bit ? 2.0 + 8.0 / 256 : 8.0;  // codes + a float32 scale per block of 256
+  per_masked(
+      std::string("AdamW moments m, v (") + (in.moments_8bit ? "8-bit" : "float32") + (in.shard ? ", sharded)" : ")"),
+      moment_bytes * r / shards);
   if (in.mask_bytes != 4)
     per_masked(in.shard ? "float32 master theta (sharded)" : "float32 master theta", 4.0 * r / shards);
   if (in.shard && in.world > 1) per_masked("reduce-scatter output (float32)", 4.0 * r / shards);
   per_masked("sampled masks M (one micro-batch, kept for backward)", bm);
   if (in.nm_m > 0) per_masked("pattern weights P (one micro-batch, kept for backward)", bm * r);
   // the optimizer step's scratch, one bucket slice (a bucket holds whole linears up to the target):
-  // √v̂ + ε and the squared gradient in float32, two all-gather send buffers (θ's dtype) when sharded
+  // √v̂ + ε and the squared gradient in float32, two all-gather send buffers (θ's dtype) when sharded;
+  // 8-bit moments off the CPU (LibTorch ops, adamw_8bit.cpp): the float32 moments, their squares and
+  // the int64 codes of the quantization search, ~48 bytes per logit of the slice
   const double bucket = std::min(N * r, std::max(in.bucket_mib * 1024 * 1024 / bm, double(largest_linear(c)) * r));
+  const double step_scratch = in.moments_8bit && in.cuda ? 48.0 : 4.0;
   fixed("optimizer step scratch (one bucket slice)",
-        bucket / shards * (4.0 + (in.shard && in.world > 1 ? 2.0 * bm : 0.0)));
+        bucket / shards * (step_scratch + (in.shard && in.world > 1 ? 2.0 * bm : 0.0)));
 
   // activations kept for backward, per token (elements): per layer 4H + 5·heads·D + 4I (norm inputs
   // and outputs, rotated q, repeated k and v, attention output and its copy into o_proj, gate, up,
@@ -148,6 +154,7 @@ MemoryInputs memory_inputs(const TrainOptions& o, const MemoryPlan& plan) {
   in.autocast = cuda && model_dtype_bytes == 4;
   in.bucket_mib = o.bucket_mib;
   in.distill = o.distill_weight > 0;
+  in.moments_8bit = moments_8bit(o);
   in.nm_n = plan.nm_n;
   in.nm_m = plan.nm_m;
   return in;
@@ -162,10 +169,10 @@ std::string memory_estimate_table(const ModelConfig& c, const std::string& sourc
   std::ostringstream s;
   s << strformat("memory estimate per rank (leap prune --dry_run) for %s\n", source.c_str());
   s << strformat(
-      "  %s parameters, %s masked; %d rank(s)%s; mask dtype %s; model %d bytes/weight; micro-batch %lld x %lld "
+      "  %s parameters, %s masked; %d rank(s)%s; mask dtype %s; %s; model %d bytes/weight; micro-batch %lld x %lld "
       "tokens%s\n",
       count_str(e.params).c_str(), count_str(e.masked).c_str(), world, in.shard ? ", --shard_optimizer" : "",
-      o.mask_dtype.c_str(), model_dtype_bytes, (long long)o.micro_batch, (long long)o.seqlen,
+      o.mask_dtype.c_str(), o.optim.c_str(), model_dtype_bytes, (long long)o.micro_batch, (long long)o.seqlen,
       o.grad_checkpoint ? ", --grad_checkpoint" : "");
   const bool mib = e.total < kGiB;  // small models in MiB
   const double unit = mib ? kGiB / 1024 : kGiB;

@@ -24,6 +24,7 @@ struct MemoryInputs {
   bool cuda = true;            // runtime constant: CUDA context vs CPU libraries
   bool autocast = false;       // float32 model under bf16 autocast: activations in 2 bytes
   double bucket_mib = 25.0;    // gradient bucket target (the optimizer's scratch is one bucket slice)
+  bool moments_8bit = false;   // --optim adamw_8bit: 2 bytes (+ a scale per 256) instead of 8
   bool distill = false;        // --distill_weight > 0: the teacher's hidden states and logits
   int64_t nm_n = 0, nm_m = 0;  // learnable N:M masks: C(M,N)/M pattern logits per weight (1.5 for 2:4, 8.75 for 4:8)
 };

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "base/error.h"
+
 namespace leap {
 
 struct TrainOptions {
@@ -21,6 +23,7 @@ struct TrainOptions {
   int64_t micro_batch = 1;
   int64_t seqlen = 4096;
   double lr = 1e-3;
+  std::string optim = "adamw";
   double beta1 = 0.9, beta2 = 0.95, weight_decay = 0.0;
   int64_t warmup_steps = 5;
   double max_grad_norm = 1.0;
@@ -64,6 +67,10 @@ struct TrainOptions {
     v("micro_batch", micro_batch, "LEAP: sequences per forward/backward (fresh mask noise for each)", false);
     v("seqlen", seqlen, "LEAP: tokens per training sequence", false);
     v("lr", lr, "LEAP: peak AdamW learning rate (cosine, warm-up)", false);
+    v("optim", optim,
+      "LEAP: optimizer of the mask logits: adamw | adamw_8bit (moments in block-wise 8 bits, torchao's AdamW8bit: "
+      "2 bytes per logit instead of 8)",
+      false);
     v("beta1", beta1, "LEAP: AdamW beta1", false);
     v("beta2", beta2, "LEAP: AdamW beta2", false);
     v("weight_decay", weight_decay, "LEAP: AdamW weight decay on the logits", false);
@@ -102,5 +109,12 @@ struct TrainOptions {
     v("bucket_mib", bucket_mib, "data parallel: gradient all-reduce bucket size in MiB", false);
   }
 };
+
+// --optim: true for adamw_8bit (8-bit AdamW moments), false for adamw; any other name is an error.
+inline bool moments_8bit(const TrainOptions& o) {
+  LEAP_CHECK(o.optim == "adamw" || o.optim == "adamw_8bit", "--optim must be adamw or adamw_8bit (got '%s')",
+             o.optim.c_str());
+  return o.optim == "adamw_8bit";
+}
 
 }  // namespace leap

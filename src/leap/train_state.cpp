@@ -43,8 +43,12 @@ void save_train_state(const std::string& ckpt_dir, const std::vector<std::string
     std::vector<std::pair<std::string, torch::Tensor>> tensors;
     for (size_t i = 0; i < names.size(); ++i) {
       tensors.emplace_back("theta." + names[i], s.theta[i]);
-      tensors.emplace_back("exp_avg." + names[i], s.exp_avg[i]);
-      tensors.emplace_back("exp_avg_sq." + names[i], s.exp_avg_sq[i]);
+      tensors.emplace_back("exp_avg." + names[i], s.moments.exp_avg[i]);
+      tensors.emplace_back("exp_avg_sq." + names[i], s.moments.exp_avg_sq[i]);
+      if (s.moments.quantized()) {  // 8-bit moments: their codes above, the block scales here
+        tensors.emplace_back("exp_avg_scale." + names[i], s.moments.exp_avg_scale[i]);
+        tensors.emplace_back("exp_avg_sq_scale." + names[i], s.moments.exp_avg_sq_scale[i]);
+      }
     }
     tensors.emplace_back("rng.cpu", s.cpu_rng);
     tensors.emplace_back("data.order", torch::tensor(s.order, torch::kInt64));
@@ -95,12 +99,19 @@ bool load_latest_train_state(const std::string& ckpt_dir, const std::vector<std:
   s.data_rng = j["data_rng"].get<std::string>();
   s.first_ce = j.value("first_ce", 0.0);
   s.fingerprint = j["fingerprint"];
+  const bool q8 = !names.empty() && ck.contains("exp_avg_scale." + names[0]);  // 8-bit moments
   for (const auto& n : names) {
     for (const char* k : {"theta.", "exp_avg.", "exp_avg_sq."})
       if (!ck.contains(k + n)) fail("%s: checkpoint lacks %s%s", d.string().c_str(), k, n.c_str());
+    for (const char* k : {"exp_avg_scale.", "exp_avg_sq_scale."})
+      if (q8 && !ck.contains(k + n)) fail("%s: checkpoint lacks %s%s", d.string().c_str(), k, n.c_str());
     s.theta.push_back(read_tensor(ck, "theta." + n).clone());
-    s.exp_avg.push_back(read_tensor(ck, "exp_avg." + n).clone());
-    s.exp_avg_sq.push_back(read_tensor(ck, "exp_avg_sq." + n).clone());
+    s.moments.exp_avg.push_back(read_tensor(ck, "exp_avg." + n).clone());
+    s.moments.exp_avg_sq.push_back(read_tensor(ck, "exp_avg_sq." + n).clone());
+    if (q8) {
+      s.moments.exp_avg_scale.push_back(read_tensor(ck, "exp_avg_scale." + n).clone());
+      s.moments.exp_avg_sq_scale.push_back(read_tensor(ck, "exp_avg_sq_scale." + n).clone());
+    }
   }
   s.cpu_rng = read_tensor(ck, "rng.cpu").clone();
   torch::Tensor order = read_tensor(ck, "data.order").contiguous();

@@ -10,13 +10,16 @@
 #include <torch/torch.h>
 #include <vector>
 
+#include "leap/bucketed_adamw.h"
+
 namespace leap {
 
 struct TrainState {
-  int64_t step = 0;                                       // optimizer steps completed
-  std::vector<torch::Tensor> theta, exp_avg, exp_avg_sq;  // per masked linear, CPU
-  torch::Tensor cpu_rng;  // generator state of the initial logits (uint8); mask noise is counter-based
-  std::string data_rng;   // std::mt19937_64 state, textual
+  int64_t step = 0;                  // optimizer steps completed
+  std::vector<torch::Tensor> theta;  // per masked linear, CPU
+  AdamMoments moments;               // per masked linear, CPU (float32, or 8-bit codes and scales)
+  torch::Tensor cpu_rng;             // generator state of the initial logits (uint8); mask noise is counter-based
+  std::string data_rng;              // std::mt19937_64 state, textual
   std::vector<int64_t> order;
   int64_t cursor = 0;
   nlohmann::json fingerprint;

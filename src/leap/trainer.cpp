@@ -107,6 +107,7 @@ void check_options(const TrainOptions& o, int W) {
   LEAP_CHECK(o.final_mask == "exact" || o.final_mask == "threshold", "--final_mask must be exact or threshold");
   LEAP_CHECK(o.distill_weight >= 0 && o.distill_weight <= 1, "--distill_weight must lie in [0, 1] (got %g)",
              o.distill_weight);
+  moments_8bit(o);  // a valid --optim
   LEAP_CHECK(o.distill_temperature > 0, "--distill_temperature must be positive (got %g)", o.distill_temperature);
   LEAP_CHECK(o.distill_topk >= 0, "--distill_topk must be 0 (all) or positive (got %lld)", (long long)o.distill_topk);
   if ((o.save_every > 0 || o.resume || o.max_steps_per_run > 0) && o.ckpt_dir.empty())
@@ -394,6 +395,7 @@ Trainer::Trainer(CausalLM& m, const Tokenizer& tok, const TrainOptions& o, const
   ao.weight_decay = o.weight_decay;
   ao.shard = o.shard_optimizer && W_ > 1;
   ao.bucket_mib = o.bucket_mib;
+  ao.moments_8bit = moments_8bit(o);
   if (o.shard_optimizer && W_ == 1) LEAP_WARN("--shard_optimizer has no effect in a single process");
   opt_ = std::make_unique<BucketedAdamW>(L_.theta_shapes, mask_dtype, dev_, ao, comm_);
   T_ = o.steps;
@@ -422,7 +424,7 @@ void Trainer::start(const PriorFn& make_prior) {
   resumed_ = o_.resume && load_latest_train_state(o_.ckpt_dir, L_.names, fp_, st);  // every rank reads it
   if (resumed_) {
     opt_->set_theta(st.theta);
-    opt_->set_moments(st.exp_avg, st.exp_avg_sq);
+    opt_->set_moments(st.moments);
     gen_.set_state(st.cpu_rng);
     LEAP_INFO("resumed from %s/step_%08lld", o_.ckpt_dir.c_str(), (long long)st.step);
   } else {
@@ -635,7 +637,7 @@ int64_t Trainer::hard_kept(size_t i) const {
 void Trainer::snapshot(int64_t step_done) {
   TrainState s;
   s.step = step_done;
-  opt_->gather(&s.theta, &s.exp_avg, &s.exp_avg_sq, main_rank_);  // rank 0 alone keeps a host copy
+  opt_->gather(&s.theta, &s.moments, main_rank_);  // rank 0 alone keeps a host copy
   if (main_rank_) {
     s.cpu_rng = gen_.get_state();
     data_->save(s);
@@ -695,7 +697,7 @@ LeapResult Trainer::run(const PriorFn& make_prior) {
   }
   LeapResult res;
   // float32 (the master copy where θ is bfloat16); rank 0 alone holds it and decides the mask
-  opt_->gather(&res.theta, nullptr, nullptr, main_rank_);
+  opt_->gather(&res.theta, nullptr, main_rank_);
   if (t < T_) {  // stopped by --max_steps_per_run
     snapshot(t);
     LEAP_INFO("stopped after step %lld of %lld; checkpoint in %s (continue with --resume)", (long long)t, (long long)T_,
