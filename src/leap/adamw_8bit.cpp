@@ -124,6 +124,7 @@ Moment8bit Moment8bit::zeros(int64_t n, bool is_signed, torch::Device dev) {
   m.codes = torch::empty({n}, torch::TensorOptions().dtype(torch::kUInt8).device(dev));
   m.scale = torch::zeros({n / B}, torch::TensorOptions().dtype(torch::kFloat32).device(dev));
   m.is_signed = is_signed;
+  m.qmap = dynamic_qmap(is_signed, dev);
   // code of 0: the map holds 0 exactly, so zero moments dequantize to 0
   const auto& q = qmap_values(is_signed);
   m.codes.fill_(int64_t(std::find(q.begin(), q.end(), 0.0f) - q.begin()));
@@ -141,13 +142,12 @@ void quantize_moment(const Tensor& x, Moment8bit& m) {
   Tensor xb = x.to(torch::kFloat32).reshape({-1, B});
   Tensor scale = xb.abs().amax(-1).clamp_min(1e-12);
   m.scale.copy_(scale);
-  m.codes.copy_(quantize_codes((xb / scale.unsqueeze(1)).reshape({-1}), dynamic_qmap(m.is_signed, x.device())));
+  m.codes.copy_(quantize_codes((xb / scale.unsqueeze(1)).reshape({-1}), m.qmap));
 }
 
 Tensor dequantize_moment(const Moment8bit& m) {
   torch::NoGradGuard ng;
-  Tensor q = dynamic_qmap(m.is_signed, m.codes.device());
-  return (q.take(m.codes.to(torch::kLong)).view({-1, B}) * m.scale.unsqueeze(1)).reshape({-1});
+  return (m.qmap.take(m.codes.to(torch::kLong)).view({-1, B}) * m.scale.unsqueeze(1)).reshape({-1});
 }
 
 void adamw_8bit_step(Tensor& p, const Tensor& g, Moment8bit& m, Moment8bit& v, const AdamWStep& s, bool fused) {

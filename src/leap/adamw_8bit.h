@@ -26,6 +26,7 @@ torch::Tensor dynamic_qmap(bool is_signed, torch::Device dev = torch::kCPU);
 // [n / 256] (the block's absolute maximum, at least 1e-12).
 struct Moment8bit {
   torch::Tensor codes, scale;
+  torch::Tensor qmap;  // dynamic_qmap(is_signed) on the codes' device, made once (not per step)
   bool is_signed = true;
   static Moment8bit zeros(int64_t n, bool is_signed, torch::Device dev);
   int64_t bytes() const;
