@@ -3,6 +3,7 @@
 #include "io/hf_config.h"
 
 #include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
@@ -26,14 +27,19 @@ const char* family_name(Family f) {
 
 namespace {
 
+constexpr int64_t kMaxLayers = 65536;  // far above any real model (Llama-3.1-405B: 126); bounds layer_is_sliding
+
 struct Reader {
   const json& j;
   const std::string& src;
   bool has(const char* k) const { return j.contains(k) && !j[k].is_null(); }
-  int64_t req_int(const char* k) const {
+  // max bounds a count that sizes an allocation while the config is read
+  int64_t req_int(const char* k, int64_t max = std::numeric_limits<int64_t>::max()) const {
     if (!has(k)) fail("%s: missing required key \"%s\"", src.c_str(), k);
     if (!j[k].is_number_integer() || j[k].get<int64_t>() <= 0)
       fail("%s: \"%s\" must be a positive integer", src.c_str(), k);
+    if (j[k].get<int64_t>() > max)
+      fail("%s: \"%s\" = %lld is more than %lld", src.c_str(), k, (long long)j[k].get<int64_t>(), (long long)max);
     return j[k].get<int64_t>();
   }
   int64_t opt_int(const char* k, int64_t def) const {
@@ -95,7 +101,7 @@ void read_shapes(const Reader& rd, ModelConfig& c, bool gemma) {
   const std::string& src = c.source;
   c.hidden_size = rd.req_int("hidden_size");
   c.intermediate_size = rd.req_int("intermediate_size");
-  c.num_layers = rd.req_int("num_hidden_layers");
+  c.num_layers = rd.req_int("num_hidden_layers", kMaxLayers);
   c.num_heads = rd.req_int("num_attention_heads");
   c.vocab_size = gemma && !rd.has("vocab_size") ? 262208 : rd.req_int("vocab_size");
   c.num_kv_heads = rd.opt_int("num_key_value_heads", c.num_heads);

@@ -109,6 +109,11 @@ TEST(HfConfig, Errors) {
   EXPECT_NE(err("{" + base + R"(,"num_attention_heads":4,"hidden_act":"relu2"})").find("unsupported activation"),
             std::string::npos);
   EXPECT_NE(err(R"({"model_type":"gemma3"})").find("needs a \"text_config\""), std::string::npos);
+  // a layer count that would size an allocation (the fuzzer's 2222222224) is refused before any
+  EXPECT_NE(err(R"({"model_type":"llama","hidden_size":64,"intermediate_size":128,"num_hidden_layers":2222222224,)"
+                R"("num_attention_heads":4,"vocab_size":100})")
+                .find("\"num_hidden_layers\" = 2222222224 is more than 65536"),
+            std::string::npos);
 }
 
 }  // namespace
