@@ -298,6 +298,7 @@ void run_prune(PruneArgs& o) {
   }
   Stopwatch timer;
   ojson training = nullptr;
+  LayerwiseTimes phases;  // a layer-wise method's phase times (the LEAP prior's are only logged)
   std::map<std::string, torch::Tensor> keep;  // the final keep masks by linear name
   if (r.leap) {
     // the prior: Wanda at the target sparsity on a separate copy (docs/METHOD.md §1.3); the weights
@@ -315,6 +316,7 @@ void run_prune(PruneArgs& o) {
     keep = std::move(lr.keep);
     if (!o.reconstruct.empty()) reconstruct_weights(m, o, r, calib, keep);
   } else {
+    lo.times = &phases;
     keep = prune_layerwise(m, calib.ids, lo);
     if (!o.reconstruct.empty()) reconstruct_weights(m, o, r, calib, keep);
   }
@@ -326,6 +328,9 @@ void run_prune(PruneArgs& o) {
 
   ojson report = prune_report(o, r, calib, sp, seconds, training);
   if (!owl.is_null()) report["owl"] = owl;
+  if (!r.leap)
+    report["phase_seconds"] = {
+        {"forward", phases.forward_s}, {"statistics", phases.statistics_s}, {"solve", phases.solve_s}};
   evaluate_pruned(m, *tok, o, r, report);
   if (!o.save_mask.empty()) {
     const ojson meta = {{"method", o.method},

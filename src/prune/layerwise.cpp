@@ -5,7 +5,17 @@
 #include "base/log.h"
 #include "base/progress.h"
 
+#include <torch/cuda.h>
+
 namespace leap {
+
+namespace {
+// Waits for the device's queued kernels (nothing to wait for on the CPU), so that a host timer read
+// after it has counted them.
+void sync(const torch::Device& dev) {
+  if (dev.is_cuda()) torch::cuda::synchronize(dev.index());
+}
+}  // namespace
 
 std::unique_ptr<LayerPruner> make_magnitude_pruner();
 std::unique_ptr<LayerPruner> make_wanda_pruner(const PrunerOptions& o, int64_t in, const torch::Device& dev);
@@ -35,9 +45,11 @@ std::map<std::string, torch::Tensor> prune_layerwise(CausalLM& m, const torch::T
   LEAP_CHECK(o.block_sparsity.empty() || int64_t(o.block_sparsity.size()) == n_layers,
              "%zu block sparsities for a model of %lld blocks", o.block_sparsity.size(), (long long)n_layers);
 
+  LayerwiseTimes t;
   torch::Tensor hidden;  // [N, L, H]: inputs of the current block
   std::pair<RopeTables, RopeTables> rope;
   int64_t N = 0;
+  Stopwatch embed_sw;
   if (calibrated) {
     LEAP_CHECK(calib_ids.defined() && calib_ids.dim() == 2, "calibration ids must be [nsamples, seqlen]");
     N = calib_ids.size(0);
@@ -48,6 +60,8 @@ std::map<std::string, torch::Tensor> prune_layerwise(CausalLM& m, const torch::T
       parts.push_back(o.offload_activations ? h.to(torch::kCPU) : h);
     }
     hidden = torch::cat(parts, 0);
+    sync(dev);
+    t.forward_s += embed_sw.seconds();
   }
   Progress prog((o.keep ? "reconstruct " : "prune ") + o.method, n_layers, "blocks");
   for (int64_t li = 0; li < n_layers; ++li) {
@@ -75,18 +89,30 @@ std::map<std::string, torch::Tensor> prune_layerwise(CausalLM& m, const torch::T
                    "%s: the linears of block %lld changed their input sharing between calibration "
                    "batches",
                    o.method.c_str(), (long long)li);
-        if (same < 0) pruners[k]->add_batch(x);
+        if (same < 0) {
+          sync(dev);  // the forward's kernels so far belong to the forward
+          Stopwatch sw;
+          pruners[k]->add_batch(x);
+          sync(dev);
+          t.statistics_s += sw.seconds();
+        }
       };
     }
-    if (calibrated)  // 1. statistics from the still-dense block
+    if (calibrated) {  // 1. statistics from the still-dense block
+      const double statistics_before = t.statistics_s;
+      Stopwatch sw;
       for (int64_t b = 0; b < N; b += o.batch, ++batch_index) {
         m->run_layer(li, hidden.slice(0, b, std::min(N, b + o.batch)).to(dev), rope);
-        for (auto& t : seen) t = torch::Tensor();
+        for (auto& x : seen) x = torch::Tensor();
       }
+      sync(dev);
+      t.forward_s += sw.seconds() - (t.statistics_s - statistics_before);
+    }
     for (auto& l : block) l.linear->input_observer = nullptr;
     for (size_t k = 0; k < block.size(); ++k)
       if (source[k] >= 0) pruners[k]->copy_statistics_from(*pruners[size_t(source[k])]);
     // 2. prune every linear of the block (or update it on its given mask)
+    Stopwatch solve_sw;
     double block_zeros = 0, block_numel = 0;
     for (size_t k = 0; k < block.size(); ++k) {
       torch::Tensor& W = block[k].linear->weight;
@@ -106,7 +132,10 @@ std::map<std::string, torch::Tensor> prune_layerwise(CausalLM& m, const torch::T
       block_numel += double(keep.numel());
     }
     pruners.clear();
+    sync(dev);
+    t.solve_s += solve_sw.seconds();
     // 3. the pruned block's outputs are the next block's inputs
+    Stopwatch forward_sw;
     if (calibrated && li + 1 < n_layers)
       for (int64_t b = 0; b < N; b += o.batch) {
         torch::Tensor out = m->run_layer(li, hidden.slice(0, b, std::min(N, b + o.batch)).to(dev), rope);
@@ -118,9 +147,14 @@ std::map<std::string, torch::Tensor> prune_layerwise(CausalLM& m, const torch::T
               std::string(c10::toString(out.scalar_type())).c_str());
         hidden.slice(0, b, std::min(N, b + o.batch)).copy_(out);
       }
+    sync(dev);
+    if (calibrated) t.forward_s += forward_sw.seconds();
     prog.advance(1, strformat("block %lld sparsity %.4f", (long long)li, block_zeros / block_numel));
   }
   prog.finish();
+  LEAP_INFO("%s %s phases: forward passes %.2f s, statistics %.2f s, solve %.2f s", o.keep ? "reconstruct" : "prune",
+            o.method.c_str(), t.forward_s, t.statistics_s, t.solve_s);
+  if (o.times) *o.times = t;
   return masks;
 }
 

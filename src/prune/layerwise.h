@@ -18,6 +18,14 @@
 
 namespace leap {
 
+// Where prune_layerwise's time went, in host wall seconds; on CUDA every phase ends with a device
+// synchronisation, so its kernels are counted in it.
+struct LayerwiseTimes {
+  double forward_s = 0;     // embedding and block forward passes: the dense statistics pass and the pruned-block pass
+  double statistics_s = 0;  // the pruners' add_batch: Wanda's input norms, SparseGPT's and ADMM's XᵀX
+  double solve_s = 0;       // masks and weight updates (LayerPruner::prune / reconstruct)
+};
+
 struct LayerwiseOptions {
   std::string method = "wanda";  // magnitude | wanda | sparsegpt | admm
   double sparsity = 0.5;
@@ -30,6 +38,7 @@ struct LayerwiseOptions {
   // Given keep masks by linear name: the method (sparsegpt | admm) updates the dense weights on them
   // (LayerPruner::reconstruct) instead of choosing masks; --reconstruct.
   const std::map<std::string, torch::Tensor>* keep = nullptr;
+  LayerwiseTimes* times = nullptr;  // when set, receives the phase times (they are logged either way)
 };
 
 // Prunes the decoder linears of `m` in place (or, with o.keep, reconstructs them on those masks).

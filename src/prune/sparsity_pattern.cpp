@@ -38,12 +38,28 @@ double pattern_sparsity(const SparsityPattern& p, double requested) {
   return s;
 }
 
+namespace {
+// Prune mask of the k lowest entries along `dim` of `score`, exactly as a stable ascending sort
+// would choose them (equal values go in index order), by selection instead of a sort: t = the k-th
+// smallest (kthvalue, O(n)); every entry below t goes, and of the entries equal to t the first
+// k − #{< t} in index order. A NaN k-th value (NaN sorts last) falls back to the sort.
+torch::Tensor lowest_k(const torch::Tensor& score, int64_t k, int64_t dim) {
+  torch::Tensor t = std::get<0>(score.kthvalue(k, dim, /*keepdim=*/true));
+  if (torch::isnan(t).any().item<bool>()) {
+    torch::Tensor idx = std::get<1>(score.sort(/*stable=*/true, dim, /*descending=*/false)).narrow(dim, 0, k);
+    return torch::zeros_like(score, torch::kBool).scatter(dim, idx, true);
+  }
+  torch::Tensor below = score < t;
+  torch::Tensor equal = score == t;
+  torch::Tensor ties = k - below.sum(dim, /*keepdim=*/true);  // how many of the equal ones go
+  return below | (equal & (equal.cumsum(dim) <= ties));
+}
+}  // namespace
+
 torch::Tensor keep_mask_per_row(const torch::Tensor& score, double s) {
   const int64_t k = int64_t(double(score.size(1)) * s);
-  torch::Tensor keep = torch::ones_like(score, torch::kBool);
-  if (k == 0) return keep;
-  torch::Tensor idx = std::get<1>(score.sort(/*stable=*/true, /*dim=*/-1, /*descending=*/false)).slice(1, 0, k);
-  return keep.scatter(1, idx, false);
+  if (k == 0) return torch::ones_like(score, torch::kBool);
+  return lowest_k(score, k, 1).logical_not_();
 }
 
 torch::Tensor keep_mask_nm(const torch::Tensor& score, const SparsityPattern& p) {
@@ -64,13 +80,8 @@ torch::Tensor keep_mask_nm(const torch::Tensor& score, const SparsityPattern& p)
 
 torch::Tensor keep_mask_global(const torch::Tensor& score, double s) {
   const int64_t k = int64_t(double(score.numel()) * s);
-  torch::Tensor flat = score.flatten();
-  torch::Tensor keep = torch::ones_like(flat, torch::kBool);
-  if (k > 0) {
-    torch::Tensor idx = std::get<1>(flat.sort(/*stable=*/true, /*dim=*/0, /*descending=*/false)).slice(0, 0, k);
-    keep.index_put_({idx}, false);
-  }
-  return keep.view(score.sizes());
+  if (k == 0) return torch::ones_like(score, torch::kBool);
+  return lowest_k(score.flatten(), k, 0).logical_not_().view(score.sizes());
 }
 
 }  // namespace leap

@@ -21,12 +21,14 @@ SparsityPattern parse_sparsity_type(const std::string& s);
 double pattern_sparsity(const SparsityPattern& p, double requested);
 
 // Keep mask pruning, in every row of `score` [rows, cols], the floor(cols·s) lowest entries
-// (stable ascending sort, so ties go to the lower column index) — Wanda's per-output groups.
+// (the choice of a stable ascending sort, so ties go to the lower column index; found by
+// selection, not sorted) — Wanda's per-output groups.
 torch::Tensor keep_mask_per_row(const torch::Tensor& score, double sparsity);
 // Keep mask pruning the M−N lowest of every M consecutive entries of each row (a trailing group
 // shorter than M, when the width is not a multiple of M, keeps its min(N, width) largest).
 torch::Tensor keep_mask_nm(const torch::Tensor& score, const SparsityPattern& p);
-// Keep mask pruning exactly floor(numel·s) lowest entries of the whole tensor (stable order).
+// Keep mask pruning exactly floor(numel·s) lowest entries of the whole tensor (stable order, by
+// selection as above).
 torch::Tensor keep_mask_global(const torch::Tensor& score, double sparsity);
 
 }  // namespace leap
