@@ -15,9 +15,7 @@ venv="$("$root/scripts/setup.sh" --quiet | tail -1)"
 threads="${LEAP_BENCH_THREADS:-$(nproc)}"
 batch="${LEAP_BENCH_BATCH:-8}"
 work="$root/out/bench_eval"; rm -rf "$work"; mkdir -p "$work"
-dir="$("$build/leap" inspect model --model "$model" 2>/dev/null | sed -n 's/^| *folder *| *\([^ ]*\) .*/\1/p' | head -1)"
-[[ -n "$dir" ]] || dir="$model"
-[[ -d "$dir" ]] || { echo "bench_eval: model $model not found" >&2; exit 1; }
+dir="$("$root/scripts/model_dir.sh" "$build/leap" "$model")"
 five="piqa,arc_easy,arc_challenge,winogrande,openbookqa"
 export OMP_NUM_THREADS="$threads"
 run_leap() {  # name tasks extra-flags...

@@ -17,9 +17,7 @@ venv="$("$root/scripts/setup.sh" --quiet | tail -1)"
 threads="${LEAP_BENCH_THREADS:-$(nproc)}"
 export OMP_NUM_THREADS="$threads"
 work="$root/out/bench_layerwise/$(basename "$model")"; rm -rf "$work"; mkdir -p "$work"
-dir="$("$build/leap" inspect model --model "$model" 2>/dev/null | sed -n 's/^| *folder *| *\([^ ]*\) .*/\1/p' | head -1)"
-[[ -n "$dir" ]] || dir="$model"
-[[ -d "$dir" ]] || { echo "bench_layerwise: model $model not found" >&2; exit 1; }
+dir="$("$root/scripts/model_dir.sh" "$build/leap" "$model")"
 train="$root/data/tinystories/train.txt"
 
 # llm-compressor beside the venv: installed without its dependency pins (they lag torch/transformers)

@@ -17,9 +17,7 @@ work="$root/out/bench_tokenize"; rm -rf "$work"; mkdir -p "$work"
 corpus="$work/corpus.jsonl"
 if [[ -n "${CORPUS:-}" ]]; then cp "$CORPUS" "$corpus"; else
   for ((i = 0; i < copies; i++)); do cat "$root/data/c4/c4_sample.jsonl"; done > "$corpus"; fi
-dir="$("$build/leap" inspect model --model "$model" 2>/dev/null | sed -n 's/^| *folder *| *\([^ ]*\) .*/\1/p' | head -1)"
-[[ -n "$dir" ]] || dir="$model"
-[[ -d "$dir" ]] || { echo "bench_tokenize: model $model not found" >&2; exit 1; }
+dir="$("$root/scripts/model_dir.sh" "$build/leap" "$model")"
 leap_s() {
   LEAP_CACHE_DIR="$work/cache" "$build/leap" inspect data --model "$dir" --train_data "$corpus" --seqlen 4096 \
     --data_workers "$1" 2>&1 | sed -n 's/.*(built in \([0-9.]*\) s).*/\1/p'
