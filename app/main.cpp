@@ -14,6 +14,7 @@
 #include "cmd_prune.h"
 #include "cmd_report.h"
 #include "leap/version.h"
+#include "model/device.h"
 
 namespace {
 
@@ -75,6 +76,7 @@ std::string version_string() {
 int main(int argc, char** argv) {
   // a file-size limit (ulimit -f) must surface as a write error naming the file, not kill leap
   std::signal(SIGXFSZ, SIG_IGN);
+  leap::flush_cpu_denormals();  // before LibTorch starts its threads, which inherit it (model/device.h)
   CLI::App app{"leap — Learnable End-to-End Adaptive Pruning for LLMs (LibTorch)", "leap"};
   app.require_subcommand(1);
   bool verbose = false;

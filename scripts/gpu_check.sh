@@ -13,11 +13,13 @@
 #      a short LEAP run, one NCCL rank, the allocator's figures);
 #   4. prunes a random-weight Llama-3.2-1B-shaped model (hidden 2048, 16 layers, intermediate 8192,
 #      32/8 heads; stories260k's 512-token vocabulary, so the LM head is smaller than Llama's) with
-#      LEAP for a few steps of 4096-token sequences in bf16: tokens/s, seconds per step, CUDA peak
-#      allocated / reserved memory, and the memory model's total for the same settings;
-#   5. writes the results table to $OUT/gpu_check.md (the device tool's output folder) or --out FILE.
-# Not here: timing the GEMMs against the mask path inside a micro-batch (leap_bench runs on the
-# CPU only, for now), and multi-GPU runs.
+#      LEAP for a few steps of 4096-token sequences in bf16, on the fused mask kernels (--mask_path
+#      device, the default on CUDA) and on the composite ops (--mask_path host): tokens/s, seconds
+#      per step, CUDA peak allocated / reserved memory, and the memory model's total;
+#   5. profiles one LEAP step of that model on each path (leap_bench --only profile --device cuda):
+#      the device time of the GEMMs, the mask kernels, attention and the rest;
+#   6. writes the results table to $OUT/gpu_check.md (the device tool's output folder) or --out FILE.
+# Not here: multi-GPU runs.
 #
 # Usage: scripts/gpu_check.sh --fetch [DIR]                 fetch the .deb files (default .gpu_bundle)
 #        scripts/gpu_check.sh [--bundle DIR] [--out FILE]   run the checks (wants ~10 min on 16 cores)
@@ -97,8 +99,10 @@ log "unpacked $(ls "$bundle"/*.deb | wc -l) packages into $prefix"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$torch_prefix;$prefix/usr" -DLEAP_PYTHON="$(command -v python3)" \
   -DPKG_CONFIG_EXECUTABLE="$prefix/bin/pkg-config" -DCMAKE_CXX_FLAGS="-isystem $prefix/usr/include" \
-  -DTORCH_CUDA_ARCH_LIST="9.0" > "$work/configure.log" 2>&1 || { tail -30 "$work/configure.log"; die "configure failed ($work/configure.log)"; }
-cmake --build "$build" -j "$(nproc)" --target leap leap_cuda_tests > "$work/build.log" 2>&1 ||
+  -DTORCH_CUDA_ARCH_LIST="9.0" -DCMAKE_CUDA_COMPILER="$(command -v nvcc)" -DCMAKE_CUDA_ARCHITECTURES=90 \
+  > "$work/configure.log" 2>&1 || { tail -30 "$work/configure.log"; die "configure failed ($work/configure.log)"; }
+grep -q "CUDA mask kernels: nvcc" "$work/configure.log" || { grep "CUDA mask kernels" "$work/configure.log"; die "the CUDA mask kernels are not configured"; }
+cmake --build "$build" -j "$(nproc)" --target leap leap_cuda_tests leap_bench > "$work/build.log" 2>&1 ||
   { grep -m 20 -B2 -A8 "error" "$work/build.log" | head -80; die "build failed ($work/build.log)"; }
 t_build=$(( $(date +%s) - t0 ))
 log "built in ${t_build}s: $("$build/leap" --version)"
@@ -117,8 +121,14 @@ flags=(--model "$model" --method leap --sparsity 0.5 --device cuda --dtype bfloa
        --nsamples 4 --calib_seqlen 4096 --seqlen 4096 --global_batch 4 --micro_batch 1 --steps "$steps")
 "$build/leap" prune "${flags[@]}" --dry_run > "$work/dry_run.txt" 2>&1 || die "--dry_run failed ($work/dry_run.txt)"
 bench_rc=0
-"$build/leap" prune "${flags[@]}" --log_every 1 --log_file "$work/metrics.jsonl" --output_path "$work/report.json" \
-  > "$work/prune.log" 2>&1 || bench_rc=$?
+for path in device host; do
+  "$build/leap" prune "${flags[@]}" --mask_path "$path" --log_every 1 --log_file "$work/metrics-$path.jsonl" \
+    --output_path "$work/report-$path.json" > "$work/prune-$path.log" 2>&1 || bench_rc=$?
+  "$build/leap_bench" --only profile --device cuda --mask_path "$path" --model "$model" --train_data \
+    "$root/data/tinystories/train.txt" --seqlen 4096 --gemm_n 512 --reps 1 --profile_top 12 \
+    > "$work/profile-$path.md" 2>&1 || bench_rc=$?
+  log "LEAP on the $path mask path: exit $bench_rc"
+done
 
 # ---- 5. the table -----------------------------------------------------------------------------------------
 python3 - "$work" "$out" "$ctest_rc" "$bench_rc" "$t_build" "${LEAP_COMMIT:-unknown}" "$("$build/leap" --version)" <<'EOF'
@@ -136,16 +146,20 @@ log = open(os.path.join(work, "ctest.log")).read().splitlines()
 L += [l for l in log if re.search(r"Test +#|tests passed|tests failed", l)][-30:]
 L.append("```")
 L.append("")
-L.append("### LEAP on a random Llama-3.2-1B-shaped model (bf16, 4 x 4096 tokens per step, micro-batch 1)")
-L.append("")
-recs = [json.loads(l) for l in open(os.path.join(work, "metrics.jsonl"))] if os.path.exists(os.path.join(work, "metrics.jsonl")) else []
-if int(bench_rc) != 0 or not recs:
-    L.append(f"the run failed (exit {bench_rc}); the end of its log:")
-    L.append("```")
-    L += open(os.path.join(work, "prune.log")).read().splitlines()[-25:]
-    L.append("```")
-else:
-    rep = json.load(open(os.path.join(work, "report.json")))
+for path in ("device", "host"):
+    what = "fused CUDA mask kernels" if path == "device" else "composite mask ops"
+    L.append(f"### LEAP on a random Llama-3.2-1B-shaped model, --mask_path {path} ({what}; bf16, 4 x 4096 tokens per step, micro-batch 1)")
+    L.append("")
+    mpath = os.path.join(work, f"metrics-{path}.jsonl")
+    recs = [json.loads(l) for l in open(mpath)] if os.path.exists(mpath) else []
+    rpath = os.path.join(work, f"report-{path}.json")
+    if not recs or not os.path.exists(rpath):
+        L.append(f"the run failed (exit {bench_rc}); the end of its log:")
+        L.append("```")
+        L += open(os.path.join(work, f"prune-{path}.log")).read().splitlines()[-25:]
+        L.append("```")
+        continue
+    rep = json.load(open(rpath))
     tr = rep.get("training", {}) or {}
     L.append("| step | ce | tokens/s | CUDA allocated MiB | peak allocated MiB | peak reserved MiB |")
     L.append("|---:|---:|---:|---:|---:|---:|")
@@ -156,11 +170,19 @@ else:
     pa = (tr.get("cuda_peak_allocated_mib_per_rank") or [0])[0]
     pr = (tr.get("cuda_peak_reserved_mib_per_rank") or [0])[0]
     model = f"{mm:.0f} MiB (allocated / model = {pa / mm:.2f})" if mm else "not logged"
-    L.append(f"training {tr.get('train_seconds', 0):.1f} s for {tr.get('steps')} steps; peak CUDA memory {pa:.0f} MiB allocated, {pr:.0f} MiB reserved; memory model {model}")
+    L.append(f"training {tr.get('train_seconds', 0):.1f} s for {tr.get('steps')} steps (mask path: {tr.get('mask_path')}); peak CUDA memory {pa:.0f} MiB allocated, {pr:.0f} MiB reserved; memory model {model}")
     L.append("")
-    L.append("```")
-    L += open(os.path.join(work, "dry_run.txt")).read().splitlines()
-    L.append("```")
+    prof = os.path.join(work, f"profile-{path}.md")
+    if os.path.exists(prof):
+        L.append(f"Profile of the middle of three steps (`leap_bench --only profile --device cuda --mask_path {path}`):")
+        L.append("")
+        L += [l for l in open(prof).read().splitlines() if l.startswith("|") or l.startswith("leap_bench")]
+        L.append("")
+L.append("`leap prune --dry_run` for the same settings (device path):")
+L.append("")
+L.append("```")
+L += open(os.path.join(work, "dry_run.txt")).read().splitlines()
+L.append("```")
 open(out, "w").write("\n".join(L) + "\n")
 print("\n".join(L))
 EOF

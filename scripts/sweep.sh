@@ -65,10 +65,16 @@ run_cell() {
     mkdir -p "$cell"
     local target="$MODEL" resume=()
     if [[ "$method" != dense ]]; then
-      [[ -d "$cell/model.leap_ckpt" ]] && resume=(--resume)
+      # a resumed cell's log goes on after the interrupted run's (its time is the sum of the parts)
+      if [[ -d "$cell/model.leap_ckpt" ]]; then
+        resume=(--resume)
+        echo "[sweep] --- resumed $(date -u '+%Y-%m-%d %H:%M:%S') UTC ---" >> "$cell/prune.log"
+      else
+        : > "$cell/prune.log"
+      fi
       "$leap" prune --model "$MODEL" --method "$method" --sparsity "$s" --sparsity_type "$type" \
         --save_model "$cell/model" --log_file "$cell/metrics.jsonl" ${PRUNE_FLAGS:-} "${resume[@]}" \
-        > "$cell/prune.log" 2>&1 || { echo "[sweep] FAILED  $cell (see prune.log; rerun to resume)"; return 0; }
+        >> "$cell/prune.log" 2>&1 || { echo "[sweep] FAILED  $cell (see prune.log; rerun to resume)"; return 0; }
       target="$cell/model"
     fi
     "$leap" eval --model "$target" --tasks "$EVAL_TASKS" ${EVAL_FLAGS:-} --output_path "$cell/eval.json.tmp" \

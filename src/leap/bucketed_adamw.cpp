@@ -2,6 +2,7 @@
 #include "leap/bucketed_adamw.h"
 
 #include <cmath>
+#include <deque>
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/variable.h>
 
@@ -44,6 +45,8 @@ struct BucketedAdamW::Impl {
   std::vector<int> bucket_of;
   std::vector<int64_t> offset_of;  // offset of each linear inside its bucket
   bool armed = false;
+  std::deque<std::function<void()>> ready_calls;  // per linear: ready(i), for backwards that add into the bucket
+  std::vector<char> reported;                     // per linear: ready() seen since arm_reduction()
   // scratch of the largest bucket slice, reused bucket after bucket: float32 for √v̂ + ε and the
   // squared gradient, and two all-gather send buffers (sharded: the slice must not alias the
   // gather output; bucket k reuses bucket k−2's once it is sent)
@@ -65,8 +68,11 @@ struct BucketedAdamW::Impl {
     if (!multi()) return;
     b.work = shards > 1 ? comm->reduce_scatter_sum_async(b.grad_own, b.grad) : comm->allreduce_sum_async(b.grad);
   }
+  // linear idx's gradient is complete for this step: once per linear (a backward that adds into the
+  // bucket itself reports, and autograd's hook on its leaf may fire as well, with no gradient)
   void ready(int idx) {
-    if (!armed) return;
+    if (!armed || reported[size_t(idx)]) return;
+    reported[size_t(idx)] = 1;
     Bucket& b = buckets[size_t(bucket_of[size_t(idx)])];
     if (--b.pending == 0) launch(b);
   }
@@ -160,13 +166,20 @@ BucketedAdamW::BucketedAdamW(const std::vector<std::vector<int64_t>>& shapes, to
     const std::vector<int64_t> zero_strides(shapes[size_t(i)].size(), 0);
     Tensor leaf = torch::zeros({1}, f32).as_strided(shapes[size_t(i)], zero_strides).detach().requires_grad_(true);
     leaf.mutable_grad() = b.grad.narrow(0, off, numels[size_t(i)]).view(shapes[size_t(i)]);
-    if (I.multi())
+    if (I.multi()) {
       torch::autograd::impl::set_post_acc_grad_hooks(leaf, std::make_unique<ReadyHook>(impl_.get(), int(i)));
+      I.ready_calls.emplace_back([impl = impl_.get(), k = int(i)] { impl->ready(k); });
+    }
     leaves_[size_t(i)] = leaf;
   }
 }
 
 BucketedAdamW::~BucketedAdamW() = default;
+
+const std::function<void()>* BucketedAdamW::grad_ready(size_t i) const {
+  const Impl& I = *impl_;
+  return I.multi() ? &I.ready_calls[i] : nullptr;
+}
 
 void BucketedAdamW::set_theta(const std::vector<Tensor>& theta) {
   Impl& I = *impl_;
@@ -285,6 +298,7 @@ void BucketedAdamW::zero_grad() {
 
 void BucketedAdamW::arm_reduction() {
   impl_->armed = true;
+  impl_->reported.assign(impl_->shapes.size(), 0);
 }
 
 void BucketedAdamW::finish_reduction() {
@@ -294,7 +308,7 @@ void BucketedAdamW::finish_reduction() {
   I.armed = false;
 }
 
-double BucketedAdamW::clip_grad_norm(double max_norm) {
+double BucketedAdamW::clip_grad_norm(double max_norm, Tensor* side) {
   Impl& I = *impl_;
   torch::NoGradGuard ng;
   Tensor sq = torch::zeros({1}, torch::TensorOptions().dtype(torch::kFloat32).device(I.dev));
@@ -303,7 +317,14 @@ double BucketedAdamW::clip_grad_norm(double max_norm) {
     sq += at::pow_out(g2, b.grad_own, 2).sum();
   }
   if (I.shards > 1) I.comm->allreduce_sum(sq);  // ‖g‖² = Σ over the slices of all ranks
-  const double total = std::sqrt(sq.item<double>());
+  double total = 0;
+  if (side) {
+    Tensor host = torch::cat({sq.to(torch::kFloat64), side->to(I.dev, torch::kFloat64).reshape({-1})}).cpu();
+    total = std::sqrt(host[0].item<double>());
+    *side = host.slice(0, 1);
+  } else {
+    total = std::sqrt(sq.item<double>());
+  }
   const double coef = max_norm / (total + 1e-6);  // torch.nn.utils.clip_grad_norm_
   if (coef < 1.0)
     for (auto& b : I.buckets) b.grad_own.mul_(coef);

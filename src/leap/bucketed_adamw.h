@@ -64,6 +64,10 @@ class BucketedAdamW {
   const std::vector<torch::Tensor>& params() const { return params_; }
   // The autograd leaves that receive dL/dθ (float32, zero strides; .grad() is the float32 bucket view).
   const std::vector<torch::Tensor>& grad_leaves() const { return leaves_; }
+  // For a backward that adds dL/dθ into grad_leaves()[i].grad() itself (bypassing autograd's
+  // accumulation and with it the leaf's hook): what the hook would have done, to call after the
+  // addition; null in a single process (nothing to reduce). Valid for the optimizer's lifetime.
+  const std::function<void()>* grad_ready(size_t i) const;
   int64_t numel() const { return numel_; }
 
   // Full per-linear values (any device/dtype): θ (float32 master where kept), AdamW moments (float32
@@ -83,7 +87,9 @@ class BucketedAdamW {
   // gradient holds the sum over ranks.
   void finish_reduction();
   // Scales the owned gradients by min(1, max_norm / (‖g‖ + 1e-6)) with the global norm; returns ‖g‖.
-  double clip_grad_norm(double max_norm);
+  // side: a float64 vector on θ's device that comes to the host in the same read as ‖g‖ (replaced by
+  // its host copy): the step's only host synchronisation.
+  double clip_grad_norm(double max_norm, torch::Tensor* side = nullptr);
   // One AdamW step (1-based t) on the owned slices; sharded: θ all-gathered afterwards.
   void step(int64_t t, double lr);
 

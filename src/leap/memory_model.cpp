@@ -82,7 +82,15 @@ MemoryEstimate estimate_memory(const ModelConfig& c, const MemoryInputs& in, int
   if (in.mask_bytes != 4)
     per_masked(in.shard ? "float32 master theta (sharded)" : "float32 master theta", 4.0 * r / shards);
   if (in.shard && in.world > 1) per_masked("reduce-scatter output (float32)", 4.0 * r / shards);
-  per_masked("sampled masks M (one micro-batch, kept for backward)", bm);
+  // the activations' dtype: bf16 under autocast, else the model's (also the matmul dtype of W*M)
+  const double act_b = (in.autocast || in.model_bytes == 2) ? 2.0 : double(in.model_bytes);
+  if (in.device_masks) {  // device_mask.h: the sampler's product, M itself is not kept
+    per_masked("sampled W*M (one micro-batch, compute dtype, kept for backward)", act_b);
+  } else {
+    per_masked("sampled masks M (one micro-batch, kept for backward)", bm);
+    if (!in.cuda && in.nm_m == 0)  // the fused CPU sampler writes W*M too (mask.h), W's dtype
+      per_masked("sampled W*M (one micro-batch, kept for backward)", double(in.model_bytes));
+  }
   if (in.nm_m > 0) per_masked("pattern weights P (one micro-batch, kept for backward)", bm * r);
   // the optimizer step's scratch, one bucket slice (a bucket holds whole linears up to the target):
   // √v̂ + ε and the squared gradient in float32, two all-gather send buffers (θ's dtype) when sharded;
@@ -97,7 +105,6 @@ MemoryEstimate estimate_memory(const ModelConfig& c, const MemoryInputs& in, int
   // and outputs, rotated q, repeated k and v, attention output and its copy into o_proj, gate, up,
   // act, act·up), Gemma's sandwich norms 4H more; with --grad_checkpoint only the block inputs
   // plus one block's worth during its recomputation.
-  const double act_b = (in.autocast || in.model_bytes == 2) ? 2.0 : double(in.model_bytes);
   const double tokens = double(in.micro_batch * in.seqlen);
   const double H = double(c.hidden_size), I = double(c.intermediate_size), q = double(c.num_heads * c.head_dim);
   const double per_layer = 4 * H + 5 * q + 4 * I + (c.sandwich_norms ? 4 * H : 0);
@@ -117,15 +124,21 @@ MemoryEstimate estimate_memory(const ModelConfig& c, const MemoryInputs& in, int
   if (in.distill)
     fixed("distillation (teacher hidden states, three chunks of logits)",
           tokens * H * act_b + chunk * double(c.vocab_size) * 12.0);
-  // CUDA (composite ops, one linear at a time): uniform noise and logistic terms while sampling; W⊙M,
-  // dL/d(W⊙M), dL/dM and dL/dθ in backward. CPU (fused loops, pooled buffers): W⊙M and dL/d(W⊙M) per
-  // distinct linear size, dL/dθ (float32 for either mask dtype) in place.
+  // CUDA, device path (fused kernels): dL/d(W⊙M) in the compute dtype in backward (dL/dθ goes
+  // straight into the bucket). CUDA, host path (composite ops, one linear at a time): uniform noise and logistic terms
+  // while sampling; W⊙M, dL/d(W⊙M), dL/dM and dL/dθ in backward. CPU (fused loops, pooled buffers):
+  // dL/d(W⊙M) per distinct linear size (W⊙M itself comes from the sampler; N:M forms it per size),
+  // dL/dθ added into the bucket.
   // learnable N:M: the composite path's uniforms, Gumbel logits and softmax while sampling, dL/dp
   // and the softmax backward, float32 per pattern logit (the fused CPU loops need less: an upper bound)
   if (in.nm_m > 0)
     fixed("N:M sampling and gradient transients of the largest linear", double(largest_linear(c)) * (12.0 + 16.0 * r));
-  if (in.cuda)
+  if (in.cuda && in.device_masks)
+    fixed("transients of the largest linear", double(largest_linear(c)) * act_b);  // dL/d(W*M)
+  else if (in.cuda)
     fixed("transients of the largest linear", double(largest_linear(c)) * (12.0 + double(in.model_bytes) + 8.0 + bm));
+  else if (in.nm_m == 0)
+    fixed("gradient buffers dL/d(W*M) (one per linear size)", double(distinct_linear_sizes(c)) * 4.0);
   else
     fixed("W*M and gradient buffers (one per linear size)",
           double(distinct_linear_sizes(c)) * (double(in.model_bytes) + 4.0));
@@ -157,6 +170,7 @@ MemoryInputs memory_inputs(const TrainOptions& o, const MemoryPlan& plan) {
   in.moments_8bit = moments_8bit(o);
   in.nm_n = plan.nm_n;
   in.nm_m = plan.nm_m;
+  in.device_masks = cuda && plan.nm_m == 0 && o.mask_path != "host";  // --mask_path auto picks it on CUDA
   return in;
 }
 

@@ -27,6 +27,7 @@ struct MemoryInputs {
   bool moments_8bit = false;   // --optim adamw_8bit: 2 bytes (+ a scale per 256) instead of 8
   bool distill = false;        // --distill_weight > 0: the teacher's hidden states and logits
   int64_t nm_n = 0, nm_m = 0;  // learnable N:M masks: C(M,N)/M pattern logits per weight (1.5 for 2:4, 8.75 for 4:8)
+  bool device_masks = false;   // the device-resident mask path (device_mask.h): W*M kept instead of M
 };
 
 struct MemoryTerm {

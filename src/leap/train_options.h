@@ -41,6 +41,7 @@ struct TrainOptions {
   int64_t max_steps_per_run = 0;
   bool grad_checkpoint = false;
   std::string mask_dtype = "float32";
+  std::string mask_path = "auto";
   bool shard_optimizer = false;
   double bucket_mib = 25.0;
 
@@ -103,6 +104,11 @@ struct TrainOptions {
     v("mask_dtype", mask_dtype,
       "LEAP: dtype of the mask logits and their gradients: float32 | bfloat16 (bfloat16 keeps a float32 master copy "
       "and float32 AdamW moments)",
+      false);
+    v("mask_path", mask_path,
+      "LEAP: where the unstructured mask lives per micro-batch: host (M kept, statistics read per linear: the CPU's "
+      "fused loops) | device (W*M and the statistics stay on the device, one host read per step: CUDA's fused "
+      "kernels; on the CPU the same math in host loops) | auto (device on CUDA, host on the CPU)",
       false);
     v("shard_optimizer", shard_optimizer,
       "data parallel: shard AdamW state and master logits over the ranks (ZeRO-1/2)", false);

@@ -24,6 +24,7 @@
 #include "leap/train_data.h"
 #include "leap/train_state.h"
 #include "model/device.h"
+#include "model/device_mask.h"
 #include "model/grad_checkpoint.h"
 #include "model/lm_loss.h"
 #include "model/mask.h"
@@ -121,8 +122,10 @@ void check_options(const TrainOptions& o, int W) {
 // text is identified by its sha256 in ctx.fingerprint, not by its path.
 nlohmann::json run_fingerprint(const TrainOptions& o, const TrainContext& ctx) {
   static const std::set<std::string> kNotResult = {
-      "train_data",        "log_every",       "log_file",        "save_every", "ckpt_dir",     "resume",
-      "max_steps_per_run", "grad_checkpoint", "shard_optimizer", "bucket_mib", "data_workers", "data_timeout"};
+      "train_data",   "log_every",         "log_file",        "save_every",      "ckpt_dir",
+      "resume",       "max_steps_per_run", "grad_checkpoint", "shard_optimizer", "bucket_mib",
+      "data_workers", "data_timeout",      "mask_path"};  // the two mask paths compute the same values (device_mask.h):
+                                                          // a run may resume on the other
   nlohmann::json fp = ctx.fingerprint.is_object() ? ctx.fingerprint : nlohmann::json::object();
   TrainOptions settings = o;  // visit() is not const
   const nlohmann::ordered_json all = config_json(settings);
@@ -252,12 +255,34 @@ struct Regulariser {
 struct MicroBatchMasks {
   std::vector<LinearMask> masks;
   double density = 0, reward = 0, reg = 0;  // d(M), R(M) and the regulariser's value
+  Tensor stats;  // the device-resident path: [d(M), R(M), regulariser] float64 on the device; the doubles unset
 };
 
-MicroBatchMasks sample_micro_batch_masks(const MaskedLinears& L, const std::vector<Tensor>& thetas,
-                                         const std::vector<Tensor>& grad_leaves, const Tensor& patterns,
+// The regulariser from ΣM (a scalar) and the ‖M_l ⊙ W_l‖ ([n]), float64 tensors on any device: its
+// value and its derivatives w.r.t. them (autograd on this small scalar graph; no host read).
+struct RegulariserValue {
+  Tensor d, R, reg;  // d(M), R(M), the regulariser
+  Tensor g_sum, g_w2;  // ∂reg/∂ΣM (a scalar); (∂reg/∂‖M_l⊙W_l‖) / ‖M_l⊙W_l‖ per linear (0 where the norm is 0)
+};
+RegulariserValue regulariser(const Regulariser& g, const Tensor& msum_value, const Tensor& rnum_value,
+                             double progress) {
+  Tensor msum = msum_value.detach().requires_grad_(true);
+  Tensor rnum = rnum_value.detach().requires_grad_(true);
+  Tensor d = msum / g.masked;             // d(M) = ΣM / ΣN
+  Tensor R = rnum.sum() / g.wnorm_total;  // R(M) = Σ‖M⊙W‖ / Σ‖W‖
+  // λ_s·|d − d*| − λ_w·(1 − t/T)·R, averaged over the global batch's micro-batches (this scale
+  // makes the sum over ranks the mean)
+  Tensor reg = (g.sparse_reg * (d - g.target_density).abs() - g.weight_reg * (1.0 - progress) * R) / double(g.grad_acc);
+  reg.backward();
+  Tensor rn = rnum.detach();
+  Tensor g_w2 = torch::where(rn > 0, rnum.grad() / rn.clamp_min(1e-300), torch::zeros_like(rn));
+  return {d.detach(), R.detach(), reg.detach(), msum.grad(), g_w2};
+}
+
+MicroBatchMasks sample_micro_batch_masks(const MaskedLinears& L, const BucketedAdamW& opt, const Tensor& patterns,
                                          const Regulariser& g, double kappa, double tau, double progress,
                                          const std::function<uint64_t(size_t)>& seed_of) {
+  const std::vector<Tensor>& thetas = opt.params();
   const size_t n = L.all.size();
   MicroBatchMasks mb;
   mb.masks.resize(n);
@@ -268,36 +293,61 @@ MicroBatchMasks sample_micro_batch_masks(const MaskedLinears& L, const std::vect
     MaskSample s;
     if (patterns.defined()) {  // N:M: p = softmax((κθ + g)/τ), M = Σ_k p_k·pattern_k   (docs/METHOD.md §1.11)
       NmSample ns = sample_nm_mask(thetas[i], w, patterns, kappa, tau, seed_of(i));
-      s = {ns.M, ns.sum, ns.wnorm};
+      s.M = ns.M, s.sum = ns.sum, s.wnorm = ns.wnorm;
       mb.masks[i].P = ns.P;
       mb.masks[i].patterns = patterns;
     } else {  // fresh Gumbel-sigmoid sample: M = σ((κθ + log u − log(1−u))/τ)   (docs/METHOD.md §1.2)
-      s = sample_mask(thetas[i], w, kappa, tau, seed_of(i));
+      s = sample_mask(thetas[i], w, kappa, tau, seed_of(i), /*with_product=*/true);
+      mb.masks[i].WM = s.WM;                           // W ⊙ M from the same pass (the fused CPU sampler)
+      mb.masks[i].grad = opt.grad_leaves()[i].grad();  // dL/dθ added into the float32 gradient bucket
+      mb.masks[i].grad_ready = opt.grad_ready(i);
     }
     mb.masks[i].M = s.M;
-    mb.masks[i].theta = grad_leaves[i];  // dL/dθ goes to the float32 gradient bucket
+    mb.masks[i].theta = opt.grad_leaves()[i];  // the autograd input; N:M: dL/dθ goes to the bucket through it
     mb.masks[i].scale = kappa / tau;
     msum_v += s.sum;      // Σ M
     wnorms[i] = s.wnorm;  // ‖M ⊙ W‖_F
   }
-  // the regulariser is a function of ΣM and the ‖M_l ⊙ W_l‖ alone: its value and its derivatives
-  // w.r.t. them
-  Tensor msum = torch::tensor(msum_v, torch::kFloat64).requires_grad_(true);
-  Tensor rnum = torch::tensor(wnorms, torch::kFloat64).requires_grad_(true);
-  Tensor d = msum / g.masked;             // d(M) = ΣM / ΣN
-  Tensor R = rnum.sum() / g.wnorm_total;  // R(M) = Σ‖M⊙W‖ / Σ‖W‖
-  // λ_s·|d − d*| − λ_w·(1 − t/T)·R, averaged over the global batch's micro-batches (this scale
-  // makes the sum over ranks the mean)
-  Tensor reg = (g.sparse_reg * (d - g.target_density).abs() - g.weight_reg * (1.0 - progress) * R) / double(g.grad_acc);
-  reg.backward();
-  const double g_sum = msum.grad().item<double>();
+  const RegulariserValue r =
+      regulariser(g, torch::tensor(msum_v, torch::kFloat64), torch::tensor(wnorms, torch::kFloat64), progress);
+  const double g_sum = r.g_sum.item<double>();
   for (size_t i = 0; i < n; ++i) {
     mb.masks[i].g_sum = g_sum;
-    mb.masks[i].g_w2 = wnorms[i] > 0 ? rnum.grad()[int64_t(i)].item<double>() / wnorms[i] : 0.0;
+    mb.masks[i].g_w2 = r.g_w2[int64_t(i)].item<double>();
   }
-  mb.density = d.item<double>();
-  mb.reward = R.item<double>();
-  mb.reg = reg.item<double>();
+  mb.density = r.d.item<double>();
+  mb.reward = r.R.item<double>();
+  mb.reg = r.reg.item<double>();
+  return mb;
+}
+
+// The same on the device-resident path (device_mask.h): W ⊙ M in the compute dtype, the statistics
+// and the regulariser's coefficients stay on θ's device; nothing is read on the host.
+MicroBatchMasks sample_device_micro_batch_masks(const MaskedLinears& L, const BucketedAdamW& opt, const Regulariser& g,
+                                                torch::ScalarType compute, double kappa, double tau, double progress,
+                                                const std::function<uint64_t(size_t)>& seed_of) {
+  const std::vector<Tensor>& thetas = opt.params();
+  const size_t n = L.all.size();
+  MicroBatchMasks mb;
+  mb.masks.resize(n);
+  std::vector<Tensor> stats(n);
+  for (size_t i = 0; i < n; ++i) {  // M = σ((κθ + log u − log(1−u))/τ), kept only as W ⊙ M   (docs/METHOD.md §1.2)
+    LinearMask& m = mb.masks[i];
+    m.seed = seed_of(i);
+    DeviceMaskSample s = sample_device_mask(thetas[i], L.all[i].linear->weight, compute, kappa, tau, m.seed);
+    m.WM = s.WM;
+    m.logits = thetas[i];
+    m.theta = opt.grad_leaves()[i];  // an autograd input, so that backward runs for θ
+    m.grad = m.theta.grad();         // dL/dθ: added into the float32 gradient bucket by the gradient kernel
+    m.grad_ready = opt.grad_ready(i);
+    m.kappa = kappa, m.tau = tau, m.scale = kappa / tau;
+    stats[i] = s.stats;  // ΣM_l, Σ(M_l·W_l)²
+  }
+  Tensor S = torch::stack(stats);  // [n, 2] float64
+  const RegulariserValue r = regulariser(g, S.select(1, 0).sum(), S.select(1, 1).sqrt(), progress);
+  Tensor coef = torch::stack({r.g_sum.expand({int64_t(n)}), r.g_w2}, 1).to(torch::kFloat32);  // [n, 2]
+  for (size_t i = 0; i < n; ++i) mb.masks[i].coef = coef[int64_t(i)];
+  mb.stats = torch::stack({r.d, r.R, r.reg});
   return mb;
 }
 
@@ -307,12 +357,17 @@ std::string locate_non_finite(CausalLM& m, MaskedLinears& L, const std::vector<L
                               const std::pair<RopeTables, RopeTables>& rope) {
   torch::NoGradGuard ng;
   for (size_t i = 0; i < masks.size(); ++i)
-    if (!torch::isfinite(masks[i].M).all().item<bool>()) return "in the sampled mask of " + L.names[i];
+    if (!torch::isfinite(masks[i].M.defined() ? masks[i].M : masks[i].WM).all().item<bool>())
+      return "in the sampled mask of " + L.names[i];
   std::string where = "in the loss terms";
   Tensor h = m->embed(x);
   if (!torch::isfinite(h).all().item<bool>()) where = "in the embeddings";
   for (int64_t li = 0; li < m->config().num_layers && where == "in the loss terms"; ++li) {
-    for (size_t i : L.of_block[size_t(li)]) L.all[i].linear->mask = LinearMask{masks[i].M, Tensor()};
+    for (size_t i : L.of_block[size_t(li)]) {  // the same masks, forward only
+      LinearMask lm = masks[i];
+      lm.theta = lm.grad = Tensor();
+      L.all[i].linear->mask = lm;
+    }
     h = m->run_layer(li, h, rope);
     if (!torch::isfinite(h).all().item<bool>())
       where = strformat("in the output of block %lld (model.layers.%lld)", (long long)li, (long long)li);
@@ -325,6 +380,9 @@ std::string locate_non_finite(CausalLM& m, MaskedLinears& L, const std::vector<L
 // Sums of one optimizer step's micro-batches (over all ranks after reduce()).
 struct StepSums {
   double ce = 0, density = 0, reward = 0, kl = 0;  // kl: distillation (0 when off)
+  // the device-resident path: one row [CE, d(M), R(M), regulariser] per micro-batch, on the device
+  // until the step's single host read fills the doubles above
+  std::vector<Tensor> rows;
 };
 
 class Trainer {
@@ -336,9 +394,16 @@ class Trainer {
   void start(const PriorFn& make_prior);  // fresh from the prior, or resumed
   void step(int64_t t, double kappa, double tau, double lr);
   void micro_batch(int64_t t, int64_t a, const Tensor& x, double kappa, double tau, StepSums& sums);
+  MicroBatchMasks sample_masks(int64_t t, int64_t a, double kappa, double tau);
+  // the device-resident path: the step's sums (over ranks) and gradient norm in one host read; a
+  // non-finite loss is reported naming its micro-batch (batch: the step's sequences)
+  double read_step_sums(int64_t t, const Tensor& batch, double kappa, double tau, StepSums& sums);
+  void fail_non_finite(int64_t t, int64_t a, double ce, double kl, const std::vector<LinearMask>& masks,
+                       const Tensor& x);
   void log_step(int64_t t, const StepSums& sums, double gnorm, double kappa, double tau, double lr);
-  void snapshot(int64_t step_done);   // collective when sharded; rank 0 writes
-  int64_t hard_kept(size_t i) const;  // weights linear i keeps if training ended now (θ > 0; N:M: N per group)
+  void snapshot(int64_t step_done);  // collective when sharded; rank 0 writes
+  // the weights each linear keeps if training ended now (θ > 0; N:M: N per group), in one host read
+  std::vector<int64_t> hard_kept() const;
   std::vector<double> per_rank(double value);  // every rank's value, on every rank
 
   CausalLM& m_;
@@ -359,7 +424,9 @@ class Trainer {
   MaskSchedule sched_;
   Tensor patterns_;  // learnable N:M: the C(M,N) patterns [C, M] (nm_mask.h); undefined: unstructured
   bool resumed_ = false;
-  bool autocast_ = false;  // float32 model on CUDA: bf16 autocast
+  bool autocast_ = false;                   // float32 model on CUDA: bf16 autocast
+  bool device_masks_ = false;               // the device-resident mask path (device_mask.h; --mask_path)
+  std::pair<RopeTables, RopeTables> rope_;  // the rotary tables of --seqlen, made once (no copy per micro-batch)
   int64_t T_ = 0, local_acc_ = 1, first_mb_ = 0, start_ = 0;
   std::string log_lines_;
   double first_ce_ = 0, last_ce_ = 0;
@@ -403,6 +470,17 @@ Trainer::Trainer(CausalLM& m, const Tokenizer& tok, const TrainOptions& o, const
   local_acc_ = reg_.grad_acc / W_;
   first_mb_ = int64_t(rank_) * local_acc_;  // this rank's micro-batches of each step
   autocast_ = dev_.is_cuda() && m->dtype() == torch::kFloat32;
+  LEAP_CHECK(o.mask_path == "auto" || o.mask_path == "host" || o.mask_path == "device",
+             "--mask_path must be auto, host or device (got '%s')", o.mask_path.c_str());
+  device_masks_ = o.mask_path == "device" ||
+                  (o.mask_path == "auto" && dev_.is_cuda() && !patterns_.defined() && device_masks_available(dev_));
+  if (device_masks_) {
+    LEAP_CHECK(!patterns_.defined(), "--mask_path device: learnable N:M masks take the host path (--mask_path host)");
+    LEAP_CHECK(device_masks_available(dev_),
+               "--mask_path device on %s: this build has no CUDA mask kernels (nvcc "
+               "was not found when it was configured); use --mask_path host",
+               dev_.str().c_str());
+  }
 }
 
 void Trainer::start(const PriorFn& make_prior) {
@@ -459,20 +537,19 @@ void Trainer::start(const PriorFn& make_prior) {
                          (long long)o_.micro_batch)
                    .c_str()
              : "");
+  rope_ = m_->rope(o_.seqlen);
   sw_ = Stopwatch();  // training time (tokens/s, ETA, train_seconds) starts here, after the prior
 }
 
 // One micro-batch: masks, forward through every block with them, CE, backward; adds to `sums`.
 void Trainer::micro_batch(int64_t t, int64_t a, const Tensor& x, double kappa, double tau, StepSums& sums) {
   // the RECORD_USER_SCOPE blocks name the phases for LibTorch's profiler (leap_bench --only profile)
-  const std::vector<Tensor>& thetas = opt_->params();
   MicroBatchMasks mb;
   {
     RECORD_USER_SCOPE("leap::sample_masks");
-    mb = sample_micro_batch_masks(L_, thetas, opt_->grad_leaves(), patterns_, reg_, kappa, tau, double(t) / double(T_),
-                                  [&](size_t i) { return noise_seed(ctx_.seed, t, a, i); });
+    mb = sample_masks(t, a, kappa, tau);
   }
-  auto rope = m_->rope(o_.seqlen);
+  const auto& rope = rope_;
   if (autocast_) {
     at::autocast::set_autocast_enabled(at::kCUDA, true);
     at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
@@ -513,7 +590,7 @@ void Trainer::micro_batch(int64_t t, int64_t a, const Tensor& x, double kappa, d
       kl_v = dl.kl;
     } else {
       ce = next_token_cross_entropy(m_, h.slice(1, 0, o_.seqlen - 1), x.slice(1, 1));
-      ce_v = ce.item<double>();
+      if (!device_masks_) ce_v = ce.item<double>();  // the device path reads it at the step's end
     }
   }
   ht = Tensor();
@@ -522,12 +599,14 @@ void Trainer::micro_batch(int64_t t, int64_t a, const Tensor& x, double kappa, d
     at::autocast::clear_cache();
   }
   Tensor loss = ce / double(reg_.grad_acc);  // its backward: the CE part; the regulariser's comes with it
-  if (!std::isfinite(ce_v) || !std::isfinite(kl_v) || !std::isfinite(mb.reg))
-    fail(
-        "LEAP step %lld, micro-batch %lld%s: non-finite loss (CE %g), first non-finite values %s; stopping (the "
-        "last checkpoint, if any, is kept)",
-        (long long)(t + 1), (long long)a, W_ > 1 ? strformat(" on rank %d", rank_).c_str() : "", ce_v,
-        locate_non_finite(m_, L_, mb.masks, x, rope).c_str());
+  if (device_masks_ && o_.distill_weight > 0 && (!std::isfinite(ce_v) || !std::isfinite(kl_v)))
+    fail_non_finite(t, a, ce_v, kl_v, mb.masks, x);  // distillation's CE and KL are read here already
+  if (device_masks_) {                               // [CE, d, R, regulariser], read with the step's gradient norm
+    Tensor ce_d = o_.distill_weight > 0 ? torch::full({}, ce_v, mb.stats.options()) : ce.detach().to(torch::kFloat64);
+    sums.rows.push_back(torch::cat({ce_d.reshape({1}), mb.stats}));
+  } else if (!std::isfinite(ce_v) || !std::isfinite(kl_v) || !std::isfinite(mb.reg)) {
+    fail_non_finite(t, a, ce_v, kl_v, mb.masks, x);
+  }
   {
     RECORD_USER_SCOPE("leap::backward");
     loss.backward();
@@ -540,29 +619,74 @@ void Trainer::micro_batch(int64_t t, int64_t a, const Tensor& x, double kappa, d
   sums.reward += mb.reward;
 }
 
+MicroBatchMasks Trainer::sample_masks(int64_t t, int64_t a, double kappa, double tau) {
+  const double progress = double(t) / double(T_);
+  auto seed_of = [&](size_t i) { return noise_seed(ctx_.seed, t, a, i); };
+  if (device_masks_)  // W ⊙ M in the linears' matmul dtype: bf16 under autocast, else the weights'
+    return sample_device_micro_batch_masks(L_, *opt_, reg_, autocast_ ? torch::kBFloat16 : m_->dtype(), kappa, tau,
+                                           progress, seed_of);
+  return sample_micro_batch_masks(L_, *opt_, patterns_, reg_, kappa, tau, progress, seed_of);
+}
+
+void Trainer::fail_non_finite(int64_t t, int64_t a, double ce, double kl, const std::vector<LinearMask>& masks,
+                              const Tensor& x) {
+  (void)kl;
+  fail(
+      "LEAP step %lld, micro-batch %lld%s: non-finite loss (CE %g), first non-finite values %s; stopping (the "
+      "last checkpoint, if any, is kept)",
+      (long long)(t + 1), (long long)a, W_ > 1 ? strformat(" on rank %d", rank_).c_str() : "", ce,
+      locate_non_finite(m_, L_, masks, x, rope_).c_str());
+}
+
+double Trainer::read_step_sums(int64_t t, const Tensor& batch, double kappa, double tau, StepSums& sums) {
+  Tensor rows = torch::stack(sums.rows);  // [micro-batches, 4]: CE, d, R, regulariser
+  sums.rows.clear();
+  // [5]: the sums and distillation's KL (a fill, not a copy: a copy from the host would wait for the device)
+  Tensor total = torch::cat({rows.sum(0), torch::full({1}, sums.kl, rows.options())});
+  if (comm_) comm_->allreduce_sum(total);
+  Tensor side = torch::cat({total, rows.flatten()});
+  const double gnorm = opt_->clip_grad_norm(o_.max_grad_norm, &side);  // the step's one host read
+  const auto h = side.accessor<double, 1>();
+  for (int64_t j = 0; j < local_acc_; ++j) {  // a non-finite loss: the first micro-batch that had one
+    const double ce = h[5 + 4 * j], reg = h[5 + 4 * j + 3];
+    if (std::isfinite(ce) && std::isfinite(reg)) continue;
+    const int64_t a = first_mb_ + j;
+    Tensor x = batch.slice(0, a * o_.micro_batch, (a + 1) * o_.micro_batch);
+    fail_non_finite(t, a, ce, 0, sample_masks(t, a, kappa, tau).masks, x);  // the same masks again (same seeds)
+  }
+  sums.ce = h[0], sums.density = h[1], sums.reward = h[2], sums.kl = h[4];
+  return gnorm;
+}
+
 void Trainer::step(int64_t t, double kappa, double tau, double lr) {
   opt_->zero_grad();
-  Tensor batch = data_->next(o_.global_batch);  // [global_batch, seqlen], the same on every rank
+  // [global_batch, seqlen], the same on every rank; on the device once per step (a copy from pageable
+  // host memory waits for the device)
+  Tensor batch = data_->next(o_.global_batch).to(dev_);
   StepSums sums;
   for (int64_t j = 0; j < local_acc_; ++j) {
     const int64_t a = first_mb_ + j;                 // global micro-batch index
     if (j + 1 == local_acc_) opt_->arm_reduction();  // its backward completes this rank's gradients
-    Tensor x = batch.slice(0, a * o_.micro_batch, (a + 1) * o_.micro_batch).to(dev_);
-    micro_batch(t, a, x, kappa, tau, sums);
+    micro_batch(t, a, batch.slice(0, a * o_.micro_batch, (a + 1) * o_.micro_batch), kappa, tau, sums);
   }
   double gnorm = 0;
   {
     RECORD_USER_SCOPE("leap::optimizer");  // the reduction's tail, the clipping and AdamW (not the log line)
     opt_->finish_reduction();              // θ gradients summed over ranks (bucket by bucket, overlapping backward)
-    if (comm_) {
-      Tensor s =
-          torch::tensor({sums.ce, sums.density, sums.reward, sums.kl}, torch::TensorOptions().dtype(torch::kFloat64))
-              .to(dev_);
-      comm_->allreduce_sum(s);
-      s = s.cpu();
-      sums = {s[0].item<double>(), s[1].item<double>(), s[2].item<double>(), s[3].item<double>()};
+    if (device_masks_) {
+      gnorm = read_step_sums(t, batch, kappa, tau, sums);
+    } else {
+      if (comm_) {
+        Tensor s =
+            torch::tensor({sums.ce, sums.density, sums.reward, sums.kl}, torch::TensorOptions().dtype(torch::kFloat64))
+                .to(dev_);
+        comm_->allreduce_sum(s);
+        s = s.cpu();
+        sums.ce = s[0].item<double>(), sums.density = s[1].item<double>(), sums.reward = s[2].item<double>(),
+        sums.kl = s[3].item<double>();
+      }
+      gnorm = opt_->clip_grad_norm(o_.max_grad_norm);
     }
-    gnorm = opt_->clip_grad_norm(o_.max_grad_norm);
     if (!std::isfinite(gnorm)) {
       std::string where;
       const std::vector<Tensor>& leaves = opt_->grad_leaves();
@@ -584,9 +708,8 @@ void Trainer::step(int64_t t, double kappa, double tau, double lr) {
 void Trainer::log_step(int64_t t, const StepSums& sums, double gnorm, double kappa, double tau, double lr) {
   torch::NoGradGuard ng;
   const double ce_mean = sums.ce / double(reg_.grad_acc);
-  std::vector<int64_t> kept(L_.all.size());  // one pass over θ per logged step
-  int64_t pos = 0;
-  for (size_t i = 0; i < L_.all.size(); ++i) pos += kept[i] = hard_kept(i);
+  const std::vector<int64_t> kept = hard_kept();  // one pass over θ per logged step
+  const int64_t pos = std::accumulate(kept.begin(), kept.end(), int64_t(0));
   const double hard = double(pos) / reg_.masked, soft = sums.density / double(reg_.grad_acc);
   const double penalty = o_.sparse_reg * std::abs(soft - reg_.target_density);
   const double el = sw_.seconds(), tok_s = double((t + 1 - start_) * o_.global_batch * o_.seqlen) / el;
@@ -628,10 +751,17 @@ void Trainer::log_step(int64_t t, const StepSums& sums, double gnorm, double kap
   if (!o_.log_file.empty()) write_file_atomic(o_.log_file, log_lines_);
 }
 
-int64_t Trainer::hard_kept(size_t i) const {
-  const Tensor& th = opt_->params()[i];
-  if (!patterns_.defined()) return (th > 0).sum().item<int64_t>();
-  return L_.shapes[i][0] * L_.shapes[i][1] / ctx_.nm_m * ctx_.nm_n;
+std::vector<int64_t> Trainer::hard_kept() const {
+  std::vector<int64_t> kept(L_.all.size());
+  if (patterns_.defined()) {
+    for (size_t i = 0; i < kept.size(); ++i) kept[i] = L_.shapes[i][0] * L_.shapes[i][1] / ctx_.nm_m * ctx_.nm_n;
+    return kept;
+  }
+  std::vector<Tensor> counts;
+  for (const Tensor& th : opt_->params()) counts.push_back((th > 0).sum());
+  Tensor c = torch::stack(counts).cpu();
+  for (size_t i = 0; i < kept.size(); ++i) kept[i] = c[int64_t(i)].item<int64_t>();
+  return kept;
 }
 
 void Trainer::snapshot(int64_t step_done) {
@@ -730,6 +860,7 @@ LeapResult Trainer::run(const PriorFn& make_prior) {
                  {"resumed_from_step", start_},
                  {"grad_checkpoint", o_.grad_checkpoint},
                  {"mask_dtype", o_.mask_dtype},
+                 {"mask_path", device_masks_ ? "device" : "host"},
                  {"ranks", W_},
                  {"shard_optimizer", o_.shard_optimizer && W_ > 1},
                  {"peak_rss_mib_per_rank", peaks},

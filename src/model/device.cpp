@@ -2,7 +2,12 @@
 #include "model/device.h"
 
 #include <ATen/DeviceAccelerator.h>
+#include <ATen/Parallel.h>
 #include <c10/core/CachingDeviceAllocator.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <pmmintrin.h>
+#include <xmmintrin.h>
+#endif
 
 #include "base/error.h"
 
@@ -48,6 +53,23 @@ DeviceMemory device_memory(const torch::Device& d) {
 
 void reset_device_peaks(const torch::Device& d) {
   if (!d.is_cpu()) c10::getDeviceAllocator(d.type())->resetPeakStats(index_of(d));
+}
+
+bool flush_cpu_denormals(bool on) {
+#if defined(__x86_64__) || defined(__i386__)
+  auto here = [on] {
+    _MM_SET_FLUSH_ZERO_MODE(on ? _MM_FLUSH_ZERO_ON : _MM_FLUSH_ZERO_OFF);
+    _MM_SET_DENORMALS_ZERO_MODE(on ? _MM_DENORMALS_ZERO_ON : _MM_DENORMALS_ZERO_OFF);
+  };
+  here();
+  // one index per intra-op thread: every thread of the pool runs one (at::parallel_for splits the
+  // range evenly over the team)
+  const int64_t n = at::get_num_threads();
+  at::parallel_for(0, n, 1, [&](int64_t, int64_t) { here(); });
+  return true;
+#else
+  return false;
+#endif
 }
 
 }  // namespace leap

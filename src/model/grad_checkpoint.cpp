@@ -75,7 +75,9 @@ class BlockRecomputeFn : public torch::autograd::Function<BlockRecomputeFn> {
     AutocastScope autocast(h.device().type(), ctx->saved_data["autocast"].toBool(),
                            c10::ScalarType(ctx->saved_data["autocast_dtype"].toInt()));
     Tensor out = run_block(*call, h, masks);  // the re-run, under the forward's autocast state
-    variable_list g = torch::autograd::grad({out}, inputs, {grads[0]});
+    // allow_unused: a mask that adds dL/dθ into its gradient itself (device_mask.h) returns none
+    variable_list g = torch::autograd::grad({out}, inputs, {grads[0]}, /*retain_graph=*/std::nullopt,
+                                            /*create_graph=*/false, /*allow_unused=*/true);
     variable_list result;
     size_t k = 0;
     result.push_back(h.requires_grad() ? g[k++] : Tensor());

@@ -8,54 +8,29 @@
 #include <cmath>
 #include <cstring>
 
-#include "model/fast_math.h"
+#include "model/mask_element.h"
 
 namespace leap::kernel {
 
 namespace {
-inline uint32_t fmix32(uint32_t h) {  // MurmurHash3 finaliser
-  h ^= h >> 16;
-  h *= 0x85ebca6bU;
-  h ^= h >> 13;
-  h *= 0xc2b2ae35U;
-  h ^= h >> 16;
-  return h;
-}
-inline float uniform(uint32_t i, uint32_t s0, uint32_t s1) {
-  uint32_t h = fmix32(fmix32(i ^ s0) + s1);
-  float u = (float(h >> 8) + 0.5f) * (1.0f / 16777216.0f);
-  return std::fmin(std::fmax(u, 1e-6f), 1.0f - 1e-6f);
-}
-inline uint32_t seed_lo(uint64_t s) {
-  return uint32_t(s);
-}
-inline uint32_t seed_hi(uint64_t s) {
-  return uint32_t(s >> 32) ^ 0x9e3779b9U;
-}
-
-// float32 and bfloat16 (the upper half of a float32; stores round to nearest even, as c10::BFloat16
-// does for finite values)
+// float32 and bfloat16 mask state (mask_element.h's conversions)
 inline float load(float x) {
   return x;
 }
 inline float load(uint16_t h) {
-  const uint32_t u = uint32_t(h) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
+  return bf16_load(h);
 }
 inline void store(float* p, float x) {
   *p = x;
 }
 inline void store(uint16_t* p, float x) {
-  uint32_t u;
-  std::memcpy(&u, &x, 4);
-  *p = uint16_t((u + 0x7fffU + ((u >> 16) & 1U)) >> 16);
+  *p = bf16_round(x);
 }
 
-template <typename T>
-__attribute__((always_inline)) inline MaskSums sample_impl(const T* theta, const float* w, T* m, int64_t begin,
-                                                           int64_t end, float kappa, float tau, uint64_t seed) {
+template <bool WriteWM, typename T>
+__attribute__((always_inline)) inline MaskSums sample_impl(const T* theta, const float* w, T* m, float* wm,
+                                                           int64_t begin, int64_t end, float kappa, float tau,
+                                                           uint64_t seed) {
   const uint32_t s0 = seed_lo(seed), s1 = seed_hi(seed);
   const float a = kappa / tau, b = 1.0f / tau;
   MaskSums out;
@@ -64,12 +39,11 @@ __attribute__((always_inline)) inline MaskSums sample_impl(const T* theta, const
     const int64_t hi = std::min(end, lo + kBlock);
     float sm = 0.f, sw = 0.f;
     for (int64_t i = lo; i < hi; ++i) {
-      const float u = uniform(uint32_t(i), s0, s1);
-      const float z = std::fmin(std::fmax(a * load(theta[i]) + b * fast_log(u / (1.0f - u)), -80.f), 80.f);
-      store(m + i, 1.0f / (1.0f + fast_exp(-z)));  // σ(z)
-      const float M = load(m[i]);                  // the stored value: what the linear will use
+      store(m + i, mask_value(load(theta[i]), uint32_t(i), a, b, s0, s1));  // σ((κθ + log u − log(1−u))/τ)
+      const float M = load(m[i]);  // the stored value: what the linear will use
       sm += M;
       const float mw = M * w[i];
+      if constexpr (WriteWM) wm[i] = mw;  // W ⊙ M
       sw += mw * mw;
     }
     out.m += sm;
@@ -78,13 +52,15 @@ __attribute__((always_inline)) inline MaskSums sample_impl(const T* theta, const
   return out;
 }
 
-template <typename T>
+template <bool Add, typename T>
 __attribute__((always_inline)) inline void grad_impl(const float* g, const T* m, const float* w, float* gtheta,
                                                      int64_t begin, int64_t end, float g_sum, float g_w2, float scale) {
   for (int64_t i = begin; i < end; ++i) {
-    const float M = load(m[i]), wi = w[i];
-    const float gm = g[i] * wi + g_sum + g_w2 * M * wi * wi;  // dL/dM
-    store(gtheta + i, gm * scale * M * (1.0f - M));           // · dM/dθ
+    const float v = logit_grad_value(g[i], load(m[i]), w[i], g_sum, g_w2, scale);
+    if constexpr (Add)
+      gtheta[i] += v;
+    else
+      gtheta[i] = v;
   }
 }
 
@@ -197,31 +173,41 @@ float uniform_at(uint64_t seed, int64_t i) {
 }
 
 __attribute__((target_clones("arch=x86-64-v3", "default"))) MaskSums sample_mask(const float* theta, const float* w,
-                                                                                 float* m, int64_t begin, int64_t end,
-                                                                                 float kappa, float tau,
+                                                                                 float* m, float* wm, int64_t begin,
+                                                                                 int64_t end, float kappa, float tau,
                                                                                  uint64_t seed) {
-  return sample_impl(theta, w, m, begin, end, kappa, tau, seed);
+  return wm ? sample_impl<true>(theta, w, m, wm, begin, end, kappa, tau, seed)
+            : sample_impl<false>(theta, w, m, wm, begin, end, kappa, tau, seed);
 }
 
 __attribute__((target_clones("arch=x86-64-v3", "default"))) MaskSums sample_mask(const uint16_t* theta, const float* w,
-                                                                                 uint16_t* m, int64_t begin,
+                                                                                 uint16_t* m, float* wm, int64_t begin,
                                                                                  int64_t end, float kappa, float tau,
                                                                                  uint64_t seed) {
-  return sample_impl(theta, w, m, begin, end, kappa, tau, seed);
+  return wm ? sample_impl<true>(theta, w, m, wm, begin, end, kappa, tau, seed)
+            : sample_impl<false>(theta, w, m, wm, begin, end, kappa, tau, seed);
 }
 
 __attribute__((target_clones("arch=x86-64-v3", "default"))) void mask_logit_grad(const float* g, const float* m,
                                                                                  const float* w, float* gtheta,
                                                                                  int64_t begin, int64_t end,
-                                                                                 float g_sum, float g_w2, float scale) {
-  grad_impl(g, m, w, gtheta, begin, end, g_sum, g_w2, scale);
+                                                                                 float g_sum, float g_w2, float scale,
+                                                                                 bool add) {
+  if (add)
+    grad_impl<true>(g, m, w, gtheta, begin, end, g_sum, g_w2, scale);
+  else
+    grad_impl<false>(g, m, w, gtheta, begin, end, g_sum, g_w2, scale);
 }
 
 __attribute__((target_clones("arch=x86-64-v3", "default"))) void mask_logit_grad(const float* g, const uint16_t* m,
                                                                                  const float* w, float* gtheta,
                                                                                  int64_t begin, int64_t end,
-                                                                                 float g_sum, float g_w2, float scale) {
-  grad_impl(g, m, w, gtheta, begin, end, g_sum, g_w2, scale);
+                                                                                 float g_sum, float g_w2, float scale,
+                                                                                 bool add) {
+  if (add)
+    grad_impl<true>(g, m, w, gtheta, begin, end, g_sum, g_w2, scale);
+  else
+    grad_impl<false>(g, m, w, gtheta, begin, end, g_sum, g_w2, scale);
 }
 
 }  // namespace leap::kernel

@@ -20,20 +20,21 @@ struct MaskSums {
 float uniform_at(uint64_t seed, int64_t i);
 
 // For i in [begin, end): M[i] = σ((κ·θ[i] + log u_i − log(1 − u_i)) / τ); returns ΣM and Σ(M·W)²
-// of the stored (rounded, for bfloat16) M.
-MaskSums sample_mask(const float* theta, const float* w, float* m, int64_t begin, int64_t end, float kappa, float tau,
-                     uint64_t seed);
-MaskSums sample_mask(const uint16_t* theta_bf16, const float* w, uint16_t* m_bf16, int64_t begin, int64_t end,
-                     float kappa, float tau, uint64_t seed);
+// of the stored (rounded, for bfloat16) M. wm: null, or W ⊙ M (of the stored M) is written there too.
+MaskSums sample_mask(const float* theta, const float* w, float* m, float* wm, int64_t begin, int64_t end, float kappa,
+                     float tau, uint64_t seed);
+MaskSums sample_mask(const uint16_t* theta_bf16, const float* w, uint16_t* m_bf16, float* wm, int64_t begin,
+                     int64_t end, float kappa, float tau, uint64_t seed);
 
 // The mask logits' gradient from the masked weight's (a masked linear's backward):
 //   gθ[i] = (g[i]·W[i] + g_sum + g_w2·M[i]·W[i]²) · scale · M[i](1 − M[i])      (scale = κ/τ)
 // g = dL/d(W⊙M); g_sum, g_w2: the regulariser's dL/dΣM and dL/d‖M⊙W‖ / ‖M⊙W‖. gθ is float32
-// whatever M's dtype (it is accumulated in float32) and may alias g.
+// whatever M's dtype (it is accumulated in float32) and may alias g. add: gθ[i] += ... instead (gθ,
+// the optimizer's gradient bucket, must not alias g).
 void mask_logit_grad(const float* g, const float* m, const float* w, float* gtheta, int64_t begin, int64_t end,
-                     float g_sum, float g_w2, float scale);
+                     float g_sum, float g_w2, float scale, bool add = false);
 void mask_logit_grad(const float* g, const uint16_t* m_bf16, const float* w, float* gtheta, int64_t begin, int64_t end,
-                     float g_sum, float g_w2, float scale);
+                     float g_sum, float g_w2, float scale, bool add = false);
 
 // Learnable N:M masks (nm_mask.h), float32, groups [g0, g1) of one linear: θ [groups, C] and P
 // [groups, C] (the pattern weights), W and M [groups, Mw] (a row's groups are consecutive, so these

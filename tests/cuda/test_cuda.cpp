@@ -5,12 +5,15 @@
 // CPU, a single-rank NCCL run through the data-parallel code, and the allocator's figures.
 // scripts/gpu_check.sh runs these on a bare GPU machine.
 #include <ATen/autocast_mode.h>
+#include <c10/cuda/CUDAFunctions.h>
+#include <c10/util/Exception.h>
 
 #include "base/error.h"
 #include "io/model_path.h"
 #include "leap/distributed.h"
 #include "leap/trainer.h"
 #include "model/device.h"
+#include "model/device_mask.h"
 #include "model/mask.h"
 #include "model/model.h"
 #include "model/nm_mask.h"
@@ -84,6 +87,87 @@ TEST(Cuda, MaskGradientsEqualTheCpusAndSamplerStatisticsEqualTheMask) {
   torch::Tensor ncuda =
       nm_logit_grad(g.to(kCuda), ns.M, ns.P, w.to(kCuda), patterns.to(kCuda), 25.0 / 1.5, 0.3, -0.01).cpu();
   EXPECT_TRUE(test::allclose(ncuda, ncpu, 1e-5 * rel_max(ncpu)));
+}
+
+// The fused CUDA kernels (model/mask_cuda.h) against the same math in host loops on the CPU (the
+// device path's CPU side, itself tested against the fused CPU sampler, autograd and finite
+// differences in tests/unit/test_device_mask.cpp): the same noise stream, so W ⊙ M agrees to
+// rounding; the statistics are the same bits on every run; every dtype combination the trainer uses.
+TEST(Cuda, FusedMaskKernelsEqualTheHostLoopsOnTheSameNoise) {
+  LEAP_REQUIRE_CUDA();
+  ASSERT_TRUE(device_masks_available(kCuda)) << "this build has no CUDA mask kernels";
+  torch::manual_seed(0);
+  const int64_t out = 257, in = 1031;  // odd sizes: partial blocks, several grid-stride rounds
+  torch::Tensor theta = torch::randn({out, in}) * 0.03, w = torch::randn({out, in}), g = torch::randn({out, in});
+  theta.view({-1}).slice(0, 0, 50).mul_(80.0);  // past the exponent's clamp
+  const double kappa = 150.0, tau = 1.1;
+  const uint64_t seed = 4242;
+  torch::Tensor coef = torch::tensor({0.2f, -0.04f});
+  for (torch::Dtype tdt : {torch::kFloat32, torch::kBFloat16})
+    for (torch::Dtype wdt : {torch::kFloat32, torch::kBFloat16})
+      for (torch::Dtype cdt : {torch::kFloat32, torch::kBFloat16}) {
+        const std::string what = std::string(c10::toString(tdt)) + " theta, " + c10::toString(wdt) + " W, " +
+                                 c10::toString(cdt) + " product";
+        torch::Tensor th = theta.to(tdt), wc = w.to(wdt);
+        DeviceMaskSample host = sample_device_mask(th, wc, cdt, kappa, tau, seed);
+        DeviceMaskSample dev = sample_device_mask(th.to(kCuda), wc.to(kCuda), cdt, kappa, tau, seed);
+        const double tol = cdt == torch::kFloat32 ? 1e-5 : 1e-2;  // one bf16 rounding step of |W·M| <~ 4
+        EXPECT_TRUE(test::allclose(dev.WM.cpu().to(torch::kFloat32), host.WM.to(torch::kFloat32), tol)) << what;
+        const torch::Tensor hs = host.stats, ds = dev.stats.cpu();
+        EXPECT_NEAR(ds[0].item<double>(), hs[0].item<double>(), 1e-5 * hs[0].item<double>()) << what;
+        EXPECT_NEAR(ds[1].item<double>(), hs[1].item<double>(), 1e-5 * hs[1].item<double>()) << what;
+        DeviceMaskSample again = sample_device_mask(th.to(kCuda), wc.to(kCuda), cdt, kappa, tau, seed);
+        EXPECT_TRUE(torch::equal(again.stats, dev.stats)) << what << ": the sums are deterministic";
+        torch::Tensor gc = g.to(cdt);
+        torch::Tensor gh = device_mask_logit_grad(gc.clone(), th, wc, coef, kappa, tau, seed);
+        torch::Tensor gd =
+            device_mask_logit_grad(gc.to(kCuda), th.to(kCuda), wc.to(kCuda), coef.to(kCuda), kappa, tau, seed);
+        ASSERT_EQ(gd.scalar_type(), torch::kFloat32);
+        EXPECT_TRUE(test::allclose(gd.cpu(), gh, 1e-5 * rel_max(gh))) << what;
+      }
+  // the float32 gradient is formed in place over g
+  torch::Tensor g32 = g.to(kCuda);
+  torch::Tensor out32 = device_mask_logit_grad(g32, theta.to(kCuda), w.to(kCuda), coef.to(kCuda), kappa, tau, seed);
+  EXPECT_EQ(out32.data_ptr(), g32.data_ptr());
+  // and the CPU's fused sampler (mask.h), the host path's, draws the same M
+  MaskSample cpu = sample_mask(theta, w, kappa, tau, seed);
+  DeviceMaskSample dev = sample_device_mask(theta.to(kCuda), w.to(kCuda), torch::kFloat32, kappa, tau, seed);
+  EXPECT_TRUE(test::allclose(dev.WM.cpu(), cpu.M * w, 1e-5));
+}
+
+// A warning handler that counts the host synchronisations CUDA's sync debug mode reports
+// (torch.cuda.set_sync_debug_mode("warn") in C++).
+struct SyncCounter : c10::WarningHandler {
+  int64_t syncs = 0;
+  void process(const c10::Warning& w) override {
+    if (w.msg().find("synchroniz") != std::string::npos) ++syncs;
+  }
+};
+int64_t syncs_of_a_run(int64_t steps) {
+  test::QuietLog quiet;
+  const std::string dir = resolve_model("stories260k").dir;
+  auto tok = load_tokenizer(dir);
+  static const auto prior = test::wanda_prior(dir, *tok, 0.5, 8, 128);
+  TrainOptions o = test::tiny_train_options(steps);
+  o.log_every = 1000;  // logged: the first and the last step, as in either run
+  CausalLM m = load_model(dir, {torch::kBFloat16, kCuda});
+  SyncCounter counter;
+  c10::WarningUtils::WarningHandlerGuard guard(&counter);
+  c10::cuda::warning_state().set_sync_debug_mode(c10::cuda::SyncDebugMode::L_WARN);
+  train_leap(
+      m, *tok, [&] { return prior; }, o);
+  c10::cuda::warning_state().set_sync_debug_mode(c10::cuda::SyncDebugMode::L_DISABLED);
+  return counter.syncs;
+}
+
+// The device path synchronises with the host once per optimizer step (the gradient norm and the
+// step's sums in one read): 3 more steps cost 3 more synchronisations (issue "GPU", item 8; the
+// composite path had ~2 per linear per micro-batch).
+TEST(Cuda, DeviceMaskPathSynchronisesOncePerStep) {
+  LEAP_REQUIRE_CUDA();
+  const int64_t s3 = syncs_of_a_run(3), s6 = syncs_of_a_run(6);
+  std::printf("[ syncs ] 3 steps: %lld, 6 steps: %lld\n", (long long)s3, (long long)s6);
+  EXPECT_LE(s6 - s3, 3);
 }
 
 // A float32 model under CUDA bf16 autocast (what --dtype float32 --device cuda trains with): the

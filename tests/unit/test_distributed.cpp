@@ -265,6 +265,15 @@ TEST(Distributed, LeapOnTwoAndThreeRanksEqualsOneProcess) {
       ASSERT_TRUE(r.finished) << what;
       expect_same_training(one, r, what);
     }
+  {  // the device-resident mask path (here its host loops): each rank's step sums all-reduced, read once
+    TrainOptions d = o;
+    d.shard_optimizer = false;
+    d.mask_path = "device";
+    LeapResult one_d = run_on_ranks(1, d, dir, *tok, prior, "one_d");
+    LeapResult two_d = run_on_ranks(2, d, dir, *tok, prior, "w2_d");
+    ASSERT_TRUE(two_d.finished);
+    expect_same_training(one_d, two_d, "2 ranks, device mask path");
+  }
   // a global batch that does not split evenly is refused
   o.global_batch = 4;
   o.shard_optimizer = false;

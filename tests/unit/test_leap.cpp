@@ -10,6 +10,7 @@
 #include "base/progress.h"
 #include "io/model_path.h"
 #include "leap/trainer.h"
+#include "model/device.h"
 #include "model/grad_checkpoint.h"
 #include "model/mask.h"
 #include "model/mask_kernel.h"
@@ -160,6 +161,72 @@ TEST(Mask, FusedLogitGradientEqualsCompositeOps) {
     EXPECT_TRUE(test::allclose(got.to(torch::kFloat32), ref.to(torch::kFloat32), tol * ref.abs().max().item<double>()))
         << c10::toString(dt);
   }
+}
+
+// The fused sampler's W ⊙ M (with_product) is the product of the stored M and W, with unchanged
+// statistics; a masked linear that uses it and adds dL/dθ into a gradient itself gives what the plain
+// path gives (its output, dL/dx, and dL/dθ on top of what the gradient held), carries no θ gradient
+// through autograd and calls the readiness callback once; the composite gradient adds the same way.
+TEST(Mask, SamplerProductAndGradientAddedIntoTheBucketEqualThePlainPath) {
+  torch::manual_seed(6);
+  const int64_t out = 24, in = 40;
+  torch::Tensor w = torch::randn({out, in}), x = torch::randn({3, 5, in}).requires_grad_(true);
+  for (auto dt : {torch::kFloat32, torch::kBFloat16}) {
+    torch::Tensor theta = (torch::randn({out, in}) * 0.05).to(dt);
+    MaskSample plain = sample_mask(theta, w, 30.0, 1.2, 11);
+    MaskSample prod = sample_mask(theta, w, 30.0, 1.2, 11, /*with_product=*/true);
+    ASSERT_TRUE(prod.WM.defined());
+    EXPECT_TRUE(torch::equal(prod.M, plain.M)) << c10::toString(dt);
+    EXPECT_TRUE(torch::equal(prod.WM, plain.M.to(torch::kFloat32) * w)) << c10::toString(dt);
+    EXPECT_EQ(prod.sum, plain.sum);
+    EXPECT_EQ(prod.wnorm, plain.wnorm);
+    torch::Tensor leaf = torch::zeros({out, in}).requires_grad_(true);
+    LinearMask a{plain.M, leaf, 25.0, 0.01, -0.3};
+    torch::Tensor ya = masked_linear(x, w, a, torch::Tensor());
+    torch::Tensor gy = torch::randn(ya.sizes());
+    auto ga = torch::autograd::grad({ya}, {x, leaf}, {gy});
+    int calls = 0;
+    const std::function<void()> ready = [&] { ++calls; };
+    LinearMask b = a;
+    b.WM = prod.WM;
+    b.grad = torch::full({out, in}, 0.5);
+    b.grad_ready = &ready;
+    torch::Tensor yb = masked_linear(x, w, b, torch::Tensor());
+    auto gb = torch::autograd::grad({yb}, {x, leaf}, {gy}, std::nullopt, false, /*allow_unused=*/true);
+    EXPECT_TRUE(test::allclose(yb, ya, 1e-6)) << c10::toString(dt);
+    EXPECT_TRUE(test::allclose(gb[0], ga[0], 1e-6));
+    EXPECT_FALSE(gb[1].defined());
+    EXPECT_TRUE(test::allclose(b.grad - 0.5, ga[1], 1e-6 * ga[1].abs().max().item<double>())) << c10::toString(dt);
+    EXPECT_EQ(calls, 1);
+  }
+  // the composite gradient adds into a given gradient as well
+  torch::Tensor g = torch::randn({out, in}), M = torch::rand({out, in}), into = torch::ones({out, in});
+  torch::Tensor ref = mask_logit_grad(g.clone(), M, w, 20.0, 0.1, -0.2, /*fused=*/false);
+  torch::Tensor got = mask_logit_grad(g.clone(), M, w, 20.0, 0.1, -0.2, /*fused=*/false, into);
+  EXPECT_EQ(got.data_ptr(), into.data_ptr());
+  EXPECT_TRUE(test::allclose(into - 1, ref, 1e-6));
+}
+
+// flush_cpu_denormals: an underflowing product is 0 with it on, a denormal with it off, on the
+// calling thread and on LibTorch's intra-op threads (what a saturated mask's products hit).
+TEST(Device, FlushingDenormalsReachesTheIntraOpThreads) {
+  auto underflow = [] {
+    volatile float a = 1e-30f, b = 1e-10f;
+    return a * b;  // 1e-40: a denormal, or 0 flushed
+  };
+  auto on_threads = [&] {
+    std::vector<float> v(size_t(at::get_num_threads()) * 4, -1.0f);
+    at::parallel_for(0, int64_t(v.size()), 1, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) v[size_t(i)] = underflow();
+    });
+    return v;
+  };
+  if (!flush_cpu_denormals(true)) GTEST_SKIP() << "no flush-to-zero mode on this CPU";
+  EXPECT_EQ(underflow(), 0.0f);
+  for (float x : on_threads()) EXPECT_EQ(x, 0.0f);
+  flush_cpu_denormals(false);
+  EXPECT_GT(underflow(), 0.0f);
+  for (float x : on_threads()) EXPECT_GT(x, 0.0f);
 }
 
 TEST(Mask, GumbelSigmoidIsARelaxedBernoulliOfProbabilitySigmoidKappaTheta) {

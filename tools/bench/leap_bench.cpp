@@ -6,7 +6,10 @@
 //   step    one LEAP training step (trainer code, mask sampling, regularisers, AdamW on θ) vs one
 //           dense full-parameter fine-tuning step (AdamW on every weight) on the same tokens, and
 //           the LEAP step's achieved FLOP/s as a fraction of the GEMM ceiling
-//   profile where one LEAP step's time goes: the trainer's phases and the ops by self time
+//   denormals  a LEAP step at the schedule's end (saturated masks) with the CPU's denormal
+//           arithmetic kept vs flushed to zero (what the leap binary does)
+//   profile where one LEAP step's time goes: the trainer's phases and the ops by self time; with
+//           --device cuda also the device time of the step's kernels by kind (GEMMs, mask kernels)
 //   eval    perplexity evaluation throughput (tokens/s) and its FLOP/s against the ceiling
 // It is a measurement tool, not a test: nothing here asserts a time.
 #include <CLI/CLI.hpp>
@@ -24,6 +27,7 @@
 #include "leap/memory_model.h"
 #include "leap/train_data.h"
 #include "leap/trainer.h"
+#include "model/device.h"
 #include "model/mask.h"
 #include "model/model.h"
 #include "model/nm_mask.h"
@@ -296,6 +300,41 @@ void step_ratio(const std::string& dir, const std::string& train_data, int64_t s
                          {"dense_fraction_of_ceiling", f_dense / t_dense / ceiling}});
 }
 
+// A LEAP step at the schedule's end (τ 0.05, κ 350 from the first step: most masks saturate, as
+// in the last quarter of a run) with the CPU's denormal arithmetic kept and with it flushed to zero
+// (model/device.h), alternating `rounds` times; medians of the steps after the first of each run.
+void denormal_ratio(const std::string& dir, const std::string& train_data, int64_t seqlen, int64_t micro_batch,
+                    int steps, int rounds, json& out) {
+  auto tok = load_tokenizer(dir);
+  CausalLM lm = load_model(dir, {});
+  TrainOptions o = bench_train_options(steps + 1, seqlen, micro_batch, train_data);
+  o.tau_start = o.tau_end;
+  o.kappa_start = o.kappa_end;
+  auto prior = magnitude_keep(lm, 0.5);
+  std::vector<double> kept, flushed;
+  const log::Level lv = log::level();
+  for (int r = 0; r < rounds; ++r)
+    for (bool flush : {false, true}) {
+      flush_cpu_denormals(flush);
+      log::set_level(log::Level::warn);
+      LeapResult res = train_leap(
+          lm, *tok, [&] { return prior; }, o);
+      log::set_level(lv);
+      (flush ? flushed : kept)
+          .insert((flush ? flushed : kept).end(), res.step_seconds.begin() + 1, res.step_seconds.end());
+    }
+  flush_cpu_denormals(true);
+  std::sort(kept.begin(), kept.end());
+  std::sort(flushed.begin(), flushed.end());
+  const double tk = kept[kept.size() / 2], tf = flushed[flushed.size() / 2];
+  const ModelConfig& c = lm->config();
+  std::printf("| hidden %lld, %lld layers, %lld x %lld tokens, tau 0.05, kappa 350 | %.3f s | %.3f s | **%.2fx** |\n",
+              (long long)c.hidden_size, (long long)c.num_layers, (long long)micro_batch, (long long)seqlen, tk, tf,
+              tk / tf);
+  out["denormals"] = {{"model", dir}, {"seqlen", seqlen}, {"micro_batch", micro_batch},
+                      {"kept_s", tk}, {"flushed_s", tf},  {"ratio", tk / tf}};
+}
+
 // Where one LEAP step's time goes (issue #17): LibTorch's profiler (Kineto, CPU activities) around
 // a short run of the trainer; of its middle step (a "leap::step" scope), the phases the trainer
 // marks (leap::sample_masks, forward, loss, backward, optimizer: inclusive time) and the ops by
@@ -332,17 +371,58 @@ std::map<std::string, ProfileRow> self_times(const std::vector<torch::autograd::
   return rows;
 }
 
+// CUDA: the device time of the profiled step's kernels by kind (the GEMMs against the mask path).
+// Kernels are told apart by name: cuBLAS / cuBLASLt (gemm, xmma, cutlass, nvjet), leap's mask kernels
+// (leap::cuda_kernel), attention (flash, fmha, attention), copies and fills, everything else.
+std::string kernel_kind(const std::string& name) {
+  auto has = [&](const char* s) { return name.find(s) != std::string::npos; };
+  if (has("leap::cuda_kernel")) return "mask kernels (sample, gradient)";
+  if (has("gemm") || has("Gemm") || has("xmma") || has("cutlass") || has("nvjet") || has("cublas"))
+    return "GEMMs (cuBLAS)";
+  if (has("flash") || has("fmha") || has("ttention")) return "attention";
+  if (has("Memcpy") || has("Memset") || has("memcpy") || has("memset")) return "copies and fills";
+  return "other kernels";
+}
+
+void device_kernel_table(const std::vector<torch::autograd::profiler::KinetoEvent>& events, uint64_t lo, uint64_t hi,
+                         double step_ns, json& out) {
+  std::map<std::string, std::pair<double, int64_t>> kinds;  // kind → (ns, kernels)
+  double total = 0;
+  for (const auto& e : events) {
+    if (e.deviceType() != c10::DeviceType::CUDA || e.startNs() < lo || e.endNs() > hi) continue;
+    auto& k = kinds[kernel_kind(e.name())];
+    k.first += double(e.durationNs());
+    ++k.second;
+    total += double(e.durationNs());
+  }
+  std::printf(
+      "\n| device time of the step (%.3f s of wall time) | kernels | time | share of device time |\n"
+      "|---|---:|---:|---:|\n",
+      step_ns * 1e-9);
+  json rows = json::object();
+  for (const auto& [kind, v] : kinds) {
+    std::printf("| %s | %lld | %.2f ms | %.1f%% |\n", kind.c_str(), (long long)v.second, v.first * 1e-6,
+                total > 0 ? 100.0 * v.first / total : 0.0);
+    rows[kind] = {{"kernels", v.second}, {"seconds", v.first * 1e-9}};
+  }
+  std::printf("| all kernels | | %.2f ms | %.1f%% of wall time |\n", total * 1e-6, 100.0 * total / step_ns);
+  out["device_kernels"] = rows;
+}
+
 void step_profile(const std::string& dir, const std::string& train_data, int64_t seqlen, int64_t micro_batch, int top,
-                  json& out) {
+                  const std::string& device, const std::string& mask_path, json& out) {
   namespace prof = torch::profiler::impl;
   using namespace torch::autograd::profiler;
   auto tok = load_tokenizer(dir);
-  CausalLM lm = load_model(dir, {});
+  const torch::Device dev(device);
+  CausalLM lm = load_model(dir, dev.is_cuda() ? LoadOptions{torch::kBFloat16, dev} : LoadOptions{});
   // three steps: the first and the last log (a pass over θ), the middle one is profiled
   TrainOptions o = bench_train_options(3, seqlen, micro_batch, train_data);
+  o.mask_path = mask_path;
   auto prior = magnitude_keep(lm, 0.5);
   const prof::ProfilerConfig cfg(prof::ProfilerState::KINETO);
-  const std::set<prof::ActivityType> acts{prof::ActivityType::CPU};
+  std::set<prof::ActivityType> acts{prof::ActivityType::CPU};
+  if (dev.is_cuda()) acts.insert(prof::ActivityType::CUDA);
   log::Level lv = log::level();
   log::set_level(log::Level::warn);
   prepareProfiler(cfg, acts);
@@ -378,8 +458,9 @@ void step_profile(const std::string& dir, const std::string& train_data, int64_t
                 100.0 * r.self_ns / T);
     ops.push_back({{"op", name}, {"calls", r.calls}, {"self_s", r.self_ns * 1e-9}});
   }
-  out["profile"] = {{"model", dir},       {"seqlen", seqlen}, {"micro_batch", micro_batch},
-                    {"step_s", T * 1e-9}, {"phases", phases}, {"ops", ops}};
+  out["profile"] = {{"model", dir},           {"seqlen", seqlen},   {"micro_batch", micro_batch}, {"device", device},
+                    {"mask_path", mask_path}, {"step_s", T * 1e-9}, {"phases", phases},           {"ops", ops}};
+  if (dev.is_cuda()) device_kernel_table(res->events(), step->startNs(), step->endNs(), T, out["profile"]);
 }
 
 void eval_throughput(const std::string& dir, const std::string& text_file, int64_t seqlen, int64_t batch,
@@ -422,9 +503,16 @@ int main(int argc, char** argv) {
   int64_t tokens = 512, gemm_n = 2048, seqlen = 512, micro_batch = 1, eval_seqlen = 512, eval_batch = 4,
           eval_windows = 8;
   int reps = 5, steps = 4, rounds = 3, threads = 0, profile_top = 20;
+  std::string device = "cpu", mask_path = "auto";
+  bool keep_denormals = false;
   std::vector<std::string> shapes{"2048x2048", "8192x2048", "2048x8192"};
-  app.add_option("--only", only, "comma list of sections: gemm, linear, mask, step, profile, eval");
+  app.add_option("--only", only, "comma list of sections: gemm, linear, mask, step, denormals, profile, eval");
   app.add_option("--profile_top", profile_top, "profile: the ops shown (by self time)");
+  app.add_option("--device", device,
+                 "profile: cpu | cuda[:N] (bf16 weights; adds the device time of the step's kernels by kind)");
+  app.add_option("--mask_path", mask_path, "profile: the trainer's --mask_path (auto | host | device)");
+  app.add_flag("--keep_denormals", keep_denormals,
+               "keep the CPU's denormal arithmetic (leap flushes denormals to zero; for the denormals table)");
   app.add_option("--model", model, "HF folder for step/eval (e.g. scripts/make_bench_model.py output)");
   app.add_option("--train_data", train_data, "text for the training steps");
   app.add_option("--text", text, "text for the evaluation throughput");
@@ -444,6 +532,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     if (threads > 0) at::set_num_threads(threads);
+    flush_cpu_denormals(!keep_denormals);  // as the leap binary does (model/device.h)
     auto has = [&](const char* s) { return ("," + only + ",").find("," + std::string(s) + ",") != std::string::npos; };
     json out = {{"threads", at::get_num_threads()}};
     std::printf("threads: %d\n\n| ceiling | time | FLOP/s |\n|---|---:|---:|\n", at::get_num_threads());
@@ -472,9 +561,16 @@ int main(int argc, char** argv) {
           "ceiling | dense vs ceiling |\n|---|---:|---:|---:|---:|---:|---:|\n");
       step_ratio(model, train_data, seqlen, micro_batch, steps, rounds, ceiling, out);
     }
+    if (has("denormals")) {
+      LEAP_CHECK(!model.empty() && !train_data.empty(), "denormals: --model and --train_data are needed");
+      std::printf(
+          "\n| LEAP step at the schedule's end (saturated masks) | denormals kept | flushed to zero | speed-up "
+          "|\n|---|---:|---:|---:|\n");
+      denormal_ratio(model, train_data, seqlen, micro_batch, steps, rounds, out);
+    }
     if (has("profile")) {
       LEAP_CHECK(!model.empty() && !train_data.empty(), "profile: --model and --train_data are needed");
-      step_profile(model, train_data, seqlen, micro_batch, profile_top, out);
+      step_profile(model, train_data, seqlen, micro_batch, profile_top, device, mask_path, out);
     }
     if (has("eval")) {
       LEAP_CHECK(!model.empty() && !text.empty(), "eval: --model and --text are needed");
