@@ -1,6 +1,6 @@
-# Preset: LEAP on SmolLM2-135M-Instruct with twice the smollm2-135m preset's training (200 steps x
+# Preset: LEAP on SmolLM2-135M-Instruct with half the smollm2-135m preset's training (200 steps x
 # 4 x 256 C4-sample tokens, ~27 min of training on 2 CPU cores), everything else as that preset —
-# the first point of the recipe search of issue "A real LLM end to end". Its cells are kept apart
+# the second point of the recipe search of issue "A real LLM end to end" (100 -> 200 -> 400 steps). Its cells are kept apart
 # (TAG) under results/smollm2-135m-steps200/; compare them with the smollm2-135m sweep's ADMM cells:
 #   build/leap report results/smollm2-135m/unstructured/0.5/admm/eval.json \
 #                     results/smollm2-135m-steps200/unstructured/0.5/leap/eval.json --paired leap:admm
