@@ -108,6 +108,12 @@ inline std::map<std::string, torch::Tensor> wanda_prior(const std::string& dir, 
   return prune_layerwise(p, c.ids, lo);
 }
 
+// Every group of m consecutive entries of each row of `keep` [out, in] keeps exactly n.
+inline bool exactly_nm(const torch::Tensor& keep, int64_t n, int64_t m) {
+  torch::Tensor per_group = keep.to(torch::kInt64).view({keep.size(0), keep.size(1) / m, m}).sum(-1);
+  return (per_group == n).all().item<bool>();
+}
+
 // A LEAP run short enough for a test on stories260k: `steps` x `global_batch` sequences of
 // `seqlen` tokens of the bundled TinyStories train split, micro-batch 1, no step lines.
 inline TrainOptions tiny_train_options(int64_t steps = 12, int64_t global_batch = 2, int64_t seqlen = 128) {

@@ -198,23 +198,26 @@ TrainOptions tiny_dp_run() {  // at --sparsity 0.5 (TrainContext's default)
 }
 
 LeapResult run_on_ranks(int world, const TrainOptions& o, const std::string& dir, const Tokenizer& tok,
-                        const std::map<std::string, torch::Tensor>& prior, const std::string& name) {
+                        const std::map<std::string, torch::Tensor>& prior, const std::string& name,
+                        TrainContext ctx = {}) {
   if (world == 1) {
     CausalLM m = load_model(dir, {});
     return train_leap(
-        m, tok, [&] { return prior; }, o);
+        m, tok, [&] { return prior; }, o, ctx);
   }
   std::vector<LeapResult> res(static_cast<size_t>(world));
   std::vector<int> prior_calls(static_cast<size_t>(world), 0);
   run_ranks(world, name, [&](int r, Comm& c) {
     CausalLM m = load_model(dir, {});
+    TrainContext rc = ctx;
+    rc.comm = &c;
     res[size_t(r)] = train_leap(
         m, tok,
         [&] {
           prior_calls[size_t(r)]++;
           return prior;
         },
-        o, TrainContext{0.5, 0, {}, &c});
+        o, rc);
   });
   for (int r = 0; r < world; ++r) EXPECT_EQ(prior_calls[size_t(r)], r == 0 ? 1 : 0) << "the prior runs on rank 0 only";
   for (int r = 1; r < world; ++r) {  // rank 0 alone gathers θ and decides the mask
@@ -288,6 +291,51 @@ TEST(Distributed, LeapOnTwoAndThreeRanksEqualsOneProcess) {
     }
   });
   EXPECT_NE(err.find("must be a multiple of --micro_batch x ranks (1 x 3)"), std::string::npos) << err;
+}
+
+// Learnable 2:4 masks (θ: pattern logits [out, in/4, 6]) on 2 ranks: θ equal to one process's within
+// float32 summation order, and the final masks (argmax pattern per group) equal except in groups
+// whose two largest pattern logits lie within the θ differences of each other.
+TEST(Distributed, LearnableTwoFourOnTwoRanksEqualsOneProcess) {
+  test::QuietLog quiet;
+  std::string dir = resolve_model("stories260k").dir;
+  auto tok = load_tokenizer(dir);
+  auto prior = test::wanda_prior(dir, *tok, 0.5, 4, 64, SparsityPattern{2, 4});
+  TrainContext ctx;
+  ctx.nm_n = 2;
+  ctx.nm_m = 4;
+  TrainOptions o = tiny_dp_run();
+  o.kappa_start = 100;  // MaskLLM's κ schedule
+  o.kappa_end = 500;
+  LeapResult one = run_on_ranks(1, o, dir, *tok, prior, "nm_one", ctx);
+  ASSERT_TRUE(one.finished);
+  for (bool shard : {false, true}) {
+    o.shard_optimizer = shard;
+    const std::string what = shard ? "2 ranks, 2:4, sharded" : "2 ranks, 2:4, replicated";
+    LeapResult two = run_on_ranks(2, o, dir, *tok, prior, shard ? "nm_w2_s" : "nm_w2", ctx);
+    ASSERT_TRUE(two.finished) << what;
+    ASSERT_EQ(two.theta.size(), one.theta.size());
+    double mx = 0;
+    for (size_t i = 0; i < one.theta.size(); ++i) {
+      ASSERT_EQ(one.theta[i].sizes(), two.theta[i].sizes()) << what << ", linear " << i;
+      EXPECT_EQ(one.theta[i].size(-1), 6) << "C(4,2) pattern logits per group";
+      EXPECT_TRUE(test::allclose(one.theta[i], two.theta[i], 1e-5)) << what << ", linear " << i;
+      mx = std::max(mx, (one.theta[i] - two.theta[i]).abs().max().item<double>());
+    }
+    int64_t differ = 0, near = 0;  // groups [out, in/4] with another pattern; groups whose top two θ nearly tie
+    for (const auto& [name, keep] : one.keep) {
+      const torch::Tensor other = two.keep.at(name);
+      EXPECT_TRUE(test::exactly_nm(other, 2, 4)) << what << ", " << name;
+      differ += (keep != other).view({keep.size(0), keep.size(1) / 4, 4}).any(-1).sum().item<int64_t>();
+    }
+    for (const auto& th : one.theta) {
+      torch::Tensor top2 = std::get<0>(th.topk(2, -1));  // [out, in/4, 2]
+      near += ((top2.select(-1, 0) - top2.select(-1, 1)) <= 2 * mx + 1e-7).sum().item<int64_t>();
+    }
+    EXPECT_LE(differ, near) << what << ": " << differ << " groups differ, " << near << " are near-ties";
+    std::printf("[ %s ] max |theta diff| = %.3g, groups with another pattern = %lld (near-ties: %lld)\n",
+                what.c_str(), mx, (long long)differ, (long long)near);
+  }
 }
 
 TEST(Distributed, CheckpointOfTwoShardedRanksResumesOnOne) {

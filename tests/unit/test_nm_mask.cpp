@@ -17,12 +17,6 @@
 namespace leap {
 namespace {
 
-// every group of m consecutive entries of each row of `keep` [out, in] keeps exactly n
-bool exactly_nm(const torch::Tensor& keep, int64_t n, int64_t m) {
-  torch::Tensor per_group = keep.to(torch::kInt64).view({keep.size(0), keep.size(1) / m, m}).sum(-1);
-  return (per_group == n).all().item<bool>();
-}
-
 TEST(NmMask, PatternsAreEveryNOfMInLexicographicOrder) {
   torch::Tensor p24 = nm_patterns(2, 4);
   ASSERT_EQ(p24.sizes(), (std::vector<int64_t>{6, 4}));
@@ -125,18 +119,18 @@ TEST(NmMask, PriorPutsTheOneShotPatternOnTopAndTheFinalMaskIsExactlyNM) {
     torch::Tensor patterns = nm_patterns(n, m);
     torch::manual_seed(2);
     torch::Tensor keep = keep_mask_nm(torch::randn({64, 128}), SparsityPattern{n, m});
-    ASSERT_TRUE(exactly_nm(keep, n, m));
+    ASSERT_TRUE(test::exactly_nm(keep, n, m));
     at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(0);
     // a strong prior reproduces the one-shot mask exactly; MaskLLM's strength 3 nearly
     torch::Tensor strong = init_nm_logits(keep, patterns, n, 0.01, 12.0, gen);
     ASSERT_EQ(strong.sizes(), (std::vector<int64_t>{64, 128 / m, patterns.size(0)}));
     EXPECT_TRUE(torch::equal(nm_keep_mask(strong, patterns), keep));
     torch::Tensor usual = nm_keep_mask(init_nm_logits(keep, patterns, n, 0.01, 3.0, gen), patterns);
-    EXPECT_TRUE(exactly_nm(usual, n, m));
+    EXPECT_TRUE(test::exactly_nm(usual, n, m));
     const double agree = (usual == keep).to(torch::kFloat64).mean().item<double>();
     EXPECT_GT(agree, 0.9) << n << ":" << m;
     // random logits: still exactly N:M
-    EXPECT_TRUE(exactly_nm(nm_keep_mask(torch::randn({64, 128 / m, patterns.size(0)}), patterns), n, m));
+    EXPECT_TRUE(test::exactly_nm(nm_keep_mask(torch::randn({64, 128 / m, patterns.size(0)}), patterns), n, m));
   }
 }
 
@@ -166,7 +160,7 @@ TEST(NmMask, LeapTwoFourOnStories260kIsExactlyTwoFourAndLowersTheLoss) {
   EXPECT_EQ(r.theta[0].size(2), 6);
   int64_t changed = 0, total = 0;
   for (const auto& [name, keep] : r.keep) {
-    EXPECT_TRUE(exactly_nm(keep, 2, 4)) << name;
+    EXPECT_TRUE(test::exactly_nm(keep, 2, 4)) << name;
     changed += (keep != prior.at(name)).sum().item<int64_t>();
     total += keep.numel();
   }
