@@ -6,6 +6,8 @@ metrics for leap's evaluation parity test.
 Models: the real stories260k (sentencepiece, BOS added), a tiny random Llama-3-style model
 with a byte-level BPE tokenizer (trained here, Llama-3 pre-tokenizer and <|begin_of_text|>), and
 the real SmolLM2-135M-Instruct (byte-level BPE without BOS; its folder made by scripts/get_smollm2.sh).
+The output is also kept in $LEAP_CACHE_DIR/fixtures (default ~/.cache/leap/fixtures), keyed by a hash
+of everything it depends on, and copied from there when nothing changed (LEAP_FIXTURE_CACHE=0: rerun).
 Usage: make_lmeval_fixtures.py OUT SRC_DIR
 """
 import hashlib
@@ -81,30 +83,74 @@ def run(name, model_dir, tasks, limit, fewshot, data_dir):
     return out
 
 
+def cache_key(src, smollm2):
+    """What the references depend on: this script and its dataset shim, the peers' versions, the
+    bundled data and the SmolLM2 folder (sha256 over file names and contents)."""
+    from importlib.metadata import version
+    here = os.path.dirname(os.path.abspath(__file__))
+    h = hashlib.sha256()
+    for f in (os.path.abspath(__file__), os.path.join(here, "lmeval_local_datasets.py")):
+        h.update(open(f, "rb").read())
+    for pkg in ("lm_eval", "transformers", "torch", "tokenizers", "datasets", "sentencepiece"):
+        h.update(f"{pkg}={version(pkg)};".encode())
+    for root in (os.path.join(src, "data"), smollm2):
+        for d, dirs, files in sorted(os.walk(root)):
+            dirs.sort()
+            for name in sorted(files):
+                f = os.path.join(d, name)
+                h.update(os.path.relpath(f, root).encode())
+                with open(f, "rb") as fh:
+                    for chunk in iter(lambda: fh.read(1 << 22), b""):
+                        h.update(chunk)
+    return h.hexdigest()[:20]
+
+
+def restore(cached, out, models):
+    """Copies the references from the cache into OUT, pointing each run at this checkout's models."""
+    shutil.copytree(os.path.join(cached, "tiny_llama3"), os.path.join(out, "tiny_llama3"), dirs_exist_ok=True)
+    models = dict(models, tiny_llama3=os.path.join(out, "tiny_llama3"))
+    for name, key, *_ in RUNS:
+        r = json.load(open(os.path.join(cached, name + ".json")))
+        r["model_dir"] = models[key]
+        json.dump(r, open(os.path.join(out, name + ".json"), "w"), indent=0, default=str)
+
+
 def main():
     out, src = sys.argv[1], sys.argv[2]
     os.makedirs(out, exist_ok=True)
-    import lm_eval
-    import transformers
-    stamp = hashlib.sha256(open(__file__, "rb").read() + open(os.path.join(os.path.dirname(__file__),
-                           "lmeval_local_datasets.py"), "rb").read() + transformers.__version__.encode()).hexdigest()
-    stamp_file = os.path.join(out, ".stamp")
-    if os.path.exists(stamp_file) and open(stamp_file).read() == stamp:
-        print("lm-eval fixtures up to date in", out)
+    smollm2 = subprocess.check_output(["bash", os.path.join(src, "scripts/get_smollm2.sh"), sys.prefix],
+                                      text=True).strip().split("\n")[-1]
+    models = {"stories260k": os.path.join(src, "data/stories260k"), "smollm2": smollm2}
+    # lm-eval's runs take ~10 minutes on 2 cores and depend only on what cache_key hashes: their
+    # output is kept in the cache folder outside the clone (as the virtualenv is), so a fresh clone
+    # of the same inputs copies it; LEAP_FIXTURE_CACHE=0 runs lm-eval regardless
+    cache_root = os.path.join(os.environ.get("LEAP_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "leap"), "fixtures")
+    cached = os.path.join(cache_root, "lmeval-" + cache_key(src, smollm2))
+    use_cache = os.environ.get("LEAP_FIXTURE_CACHE", "1") != "0"
+    if use_cache and os.path.exists(os.path.join(cached, ".complete")):
+        restore(cached, out, models)
+        print("lm-eval references restored from", cached)
         return
     data_dir = os.path.join(src, "data")
     import lmeval_local_datasets
     lmeval_local_datasets.install(data_dir)
-    smollm2 = subprocess.check_output(["bash", os.path.join(src, "scripts/get_smollm2.sh"), sys.prefix],
-                                      text=True).strip().split("\n")[-1]
-    models = {"stories260k": os.path.join(src, "data/stories260k"), "tiny_llama3": make_tiny_llama3(out, src),
-              "smollm2": smollm2}
+    models["tiny_llama3"] = make_tiny_llama3(out, src)
     for name, key, tasks, limit, fewshot in RUNS:
         r = run(name, models[key], tasks, limit, fewshot, data_dir)
         json.dump(r, open(os.path.join(out, name + ".json"), "w"), indent=0, default=str)
         print("lm-eval run", name, {t: v.get("acc,none") for t, v in r["results"].items() if "acc,none" in v})
-    with open(stamp_file, "w") as f:
-        f.write(stamp)
+    if use_cache:  # written beside, then renamed: a cache entry is whole or absent
+        tmp = f"{cached}.tmp{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(os.path.join(out, "tiny_llama3"), os.path.join(tmp, "tiny_llama3"))
+        for name, *_ in RUNS:
+            shutil.copy(os.path.join(out, name + ".json"), tmp)
+        open(os.path.join(tmp, ".complete"), "w").close()
+        try:
+            os.rename(tmp, cached)
+        except OSError:  # another run stored the same entry first
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
