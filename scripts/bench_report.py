@@ -5,7 +5,7 @@
 gives the same page.
 Usage: bench_report.py WORK OUT_MD THREADS MODEL
 """
-import json, os, platform, subprocess, sys, datetime
+import json, os, re, subprocess, sys, datetime
 work, out_md, threads, model = sys.argv[1:5]
 b = json.load(open(os.path.join(work, "leap_bench.json")))
 try:
@@ -39,9 +39,6 @@ w(f"Model for the step, eval and peer rows: `{os.path.relpath(model, os.path.dir
   "Llama with hidden 1024, 4 layers, intermediate 2816, 16/4 heads, vocabulary 512 (`scripts/make_bench_model.py`; "
   "the shapes and FLOPs of a real model, scaled to 2 cores).")
 w("")
-import re
-
-
 def md_rows(name):
     """The rows of every markdown table in WORK/name, by their first cell."""
     try:
@@ -66,6 +63,9 @@ def load(name):
     except Exception as e: return {"error": str(e)}
 
 
+ss, sp = load("smol_step.json"), load("smol_peers.json")
+
+
 def target_rows():
     """Issue #17's goals against this run, each with what bounds it where it is not met."""
     out = []
@@ -74,9 +74,8 @@ def target_rows():
     ev = md_rows("eval.md").get("all six")
     r = num(ev[5], "x") if ev else None
     out.append(("`leap eval` at least 2x lm-eval (six tasks, SmolLM2)", fmt(r), verdict(r, lambda v: v >= 2.0), ""))
-    ss, sp = load("smol_step.json"), load("smol_peers.json")
     for label, st, peer in (("SmolLM2", ss.get("step", [None])[0], sp.get("leap_step_s")),
-                            ("bench model", b["step"][0], p.get("leap_step_s"))):
+                            ("bench model", step, p.get("leap_step_s"))):
         if st is None:
             continue
         out.append((f"LEAP step at most 1.2x a dense fine-tuning step ({label})", f"{st['ratio']:.2f}x",
@@ -96,11 +95,12 @@ def target_rows():
         fwd, stats = num(row[2], "s"), num(row[3], "s")
         bound = ""
         if r is not None and r < 1.5 and peer and fwd:
-            free = peer / (fwd + (stats or 0)) if method != "Wanda" else peer / fwd
-            bound = (f"the forward passes alone (the two block passes llm-compressor runs too) bound it at {peer / fwd:.2f}x"
-                     if method == "Wanda" else
-                     f"with its solve free, forward passes plus statistics bound it at {free:.2f}x; the solve is "
-                     f"{num(row[4], 's'):.1f} s of 20 ridge-solve GEMM iterations per linear where SparseGPT sweeps once")
+            if method == "Wanda":
+                bound = f"the forward passes alone (the two block passes llm-compressor runs too) bound it at {peer / fwd:.2f}x"
+            else:
+                bound = (f"with its solve free, forward passes plus statistics bound it at {peer / (fwd + (stats or 0)):.2f}x; "
+                         f"the solve is {num(row[4], 's'):.1f} s of 20 ridge-solve GEMM iterations per linear where "
+                         "SparseGPT sweeps once")
         out.append((f"{method} at least 1.5x faster than llm-compressor (SmolLM2)", fmt(r), verdict(r, lambda v: v >= 1.5),
                     bound))
     return out
@@ -144,7 +144,6 @@ w(LAYERWISE_NOTE)
 w("")
 w("## SmolLM2-135M: training step")
 w("")
-ss, sp = load("smol_step.json"), load("smol_peers.json")
 if "step" in ss and "leap_step_s" in sp:
     st = ss["step"][0]
     w("| SmolLM2-135M, 1 x 512 tokens (median of 6 / of 4) | time | vs leap's LEAP step |")
