@@ -24,8 +24,23 @@ using ojson = nlohmann::ordered_json;
 namespace {
 struct ReportRun {
   std::string name, file;
-  ojson sparsity;  // leap_sparsity.json of the evaluated folder, or null
+  std::string label;  // the method and its variants ("leap+distill+owl"), from leap_sparsity.json; "" without
+  ojson sparsity;     // leap_sparsity.json of the evaluated folder, or null
 };
+
+// The method of a pruned folder with the variants of issue "Beyond the paper" it was run with, as
+// scripts/variants.sh names them: "+distill" (distillation weight > 0), "+owl" (OWL budgets), and
+// "+reconstruct-<sparsegpt|admm>" (weights updated on the mask). Reports without a config give the method.
+std::string method_label(const ojson& sparsity) {
+  std::string label = sparsity.value("method", std::string("?"));
+  const ojson cfg = sparsity.contains("config") && sparsity["config"].is_object() ? sparsity["config"] : ojson::object();
+  if (cfg.value("distill_weight", 0.0) > 0) label += "+distill";
+  if (cfg.value("owl_m", 0.0) > 0) label += "+owl";
+  if (sparsity.contains("reconstruct") && sparsity["reconstruct"].is_string() &&
+      !sparsity["reconstruct"].get<std::string>().empty())
+    label += "+reconstruct-" + sparsity["reconstruct"].get<std::string>();
+  return label;
+}
 
 void write_figure(const std::string& path, const std::string& svg) {
   write_file_atomic(path, svg);
@@ -142,7 +157,8 @@ std::pair<double, double> mean_se(const std::vector<double>& xs) {
   return {m, xs.size() > 1 ? std::sqrt(v / double(xs.size() - 1) / double(xs.size())) : 0.0};
 }
 
-// "A:B" pairs: each run of method A against the run of method B at the same budget and pattern,
+// "A:B" pairs: each run labelled A (a method and its variants, method_label) against the run labelled B
+// at the same budget and pattern,
 // per task over the documents both evaluated (they must be the same), d_i = acc_A,i − acc_B,i;
 // the six-task difference is the mean of the task differences, its s.e. √(Σ se_t²) / 6.
 std::string paired_table(const std::vector<ReportRun>& runs, const std::vector<ojson>& results,
@@ -152,9 +168,9 @@ std::string paired_table(const std::vector<ReportRun>& runs, const std::vector<o
   for (const auto& spec : pairs) {
     const size_t colon = spec.find(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == spec.size())
-      fail("--paired %s: expected METHOD:BASELINE, e.g. leap:admm", spec.c_str());
+      fail("--paired %s: expected METHOD:BASELINE, e.g. leap:admm or leap+owl:leap", spec.c_str());
     const std::string a_m = spec.substr(0, colon), b_m = spec.substr(colon + 1);
-    auto method = [](const ReportRun& r) { return r.sparsity.is_object() ? r.sparsity.value("method", "") : ""; };
+    auto method = [](const ReportRun& r) { return r.label; };
     auto same_budget = [](const ReportRun& x, const ReportRun& y) {
       return x.sparsity.value("target_sparsity", -1.0) == y.sparsity.value("target_sparsity", -1.0) &&
              x.sparsity.value("pattern", std::string()) == y.sparsity.value("pattern", std::string());
@@ -232,19 +248,20 @@ void run_report(ReportArgs& o) {
     fs::path side = fs::path(f).parent_path() / "leap_sparsity.json";
     if (!file_exists(side.string())) side = fs::path(model_path) / "leap_sparsity.json";
     ojson sparsity;
+    std::string label;
     if (!model_path.empty() && file_exists(side.string())) {
       try {
         sparsity = parse_json_checked<ojson>(read_file(side.string()), side.string());
-        name =
-            strformat("%s %.0f%% %s", sparsity.value("method", std::string("?")).c_str(),
-                      100 * sparsity.value("target_sparsity", 0.0), sparsity.value("pattern", std::string("")).c_str());
+        label = method_label(sparsity);
+        name = strformat("%s %.0f%% %s", label.c_str(), 100 * sparsity.value("target_sparsity", 0.0),
+                         sparsity.value("pattern", std::string("")).c_str());
         if (name.size() > 13 && name.substr(name.size() - 13) == " unstructured") name.resize(name.size() - 13);
       } catch (const ojson::exception&) {
       }
     } else if (!model_path.empty()) {
       name = "dense";
     }
-    runs.push_back({name, f, sparsity});
+    runs.push_back({name, f, label, sparsity});
     results.push_back(r);
     std::vector<std::string> row = {name};
     double sum = 0, var = 0;

@@ -175,11 +175,14 @@ TEST(Report, MarkdownAndCsvFromResultFiles) {
 TEST(Report, PairedDifferencesOverTheSameDocuments) {
   std::string d = test::temp_dir("report_paired");
   const std::vector<std::string> tasks = {"mmlu", "piqa", "arc_easy", "arc_challenge", "winogrande", "openbookqa"};
-  auto cell = [&](const std::string& method, const std::vector<double>& piqa) {
-    const std::string c = d + "/" + method;
+  // extra: more fields of leap_sparsity.json (a variant's config), folder: the cell's name
+  auto cell = [&](const std::string& method, const std::vector<double>& piqa, const std::string& extra = "",
+                  const std::string& folder = "") {
+    const std::string c = d + "/" + (folder.empty() ? method : folder);
     fs::create_directories(c + "/model");
-    write_file_atomic(c + "/model/leap_sparsity.json",
-                      "{\"method\":\"" + method + "\",\"target_sparsity\":0.5,\"pattern\":\"unstructured\"}");
+    write_file_atomic(c + "/model/leap_sparsity.json", "{\"method\":\"" + method +
+                                                           "\",\"target_sparsity\":0.5,\"pattern\":\"unstructured\"" +
+                                                           extra + "}");
     nlohmann::ordered_json r = nlohmann::ordered_json::object();
     std::string samples;
     for (const auto& t : tasks) {
@@ -210,6 +213,24 @@ TEST(Report, PairedDifferencesOverTheSameDocuments) {
   // the six-task difference 50/6 = 8.33 ± 28.87/6 = 4.81
   EXPECT_NE(md.find("| leap 50% − admm 50% | +0.00 ± 0.00 | +50.00 ± 28.87 | +0.00 ± 0.00 |"), std::string::npos) << md;
   EXPECT_NE(md.find("**+8.33 ± 4.81**"), std::string::npos) << md;
+  // variants are part of a run's label: leap with OWL and distillation against plain leap, and
+  // reconstructed admm, neither of which is the plain run of its method
+  o.inputs = {cell("admm", {1, 0, 0, 0}), cell("leap", {1, 1, 0, 1}),
+              cell("leap", {1, 1, 1, 1}, R"(,"config":{"owl_m":5.0,"distill_weight":0.5})", "leap_owl"),
+              cell("admm", {0, 0, 0, 0}, R"(,"reconstruct":null,"config":{"owl_m":0.0,"distill_weight":0.0})", "admm2"),
+              cell("leap", {0, 1, 0, 1}, R"(,"reconstruct":"admm")", "leap_rec")};
+  o.paired = {"leap+distill+owl:leap", "leap+reconstruct-admm:leap"};
+  run_report(o);
+  md = read_file(o.output);
+  EXPECT_NE(md.find("| leap+distill+owl 50% |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| leap+reconstruct-admm 50% |"), std::string::npos) << md;
+  // piqa: d = (0, 0, 100, 0) → +25.00 ± 25.00; d = (−100, 0, 0, 0) → −25.00 ± 25.00
+  EXPECT_NE(md.find("| leap+distill+owl 50% − leap 50% | +0.00 ± 0.00 | +25.00 ± 25.00 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| leap+reconstruct-admm 50% − leap 50% | +0.00 ± 0.00 | -25.00 ± 25.00 |"), std::string::npos)
+      << md;
+  EXPECT_EQ(md.find("− admm"), std::string::npos) << md;  // no pair asked for admm
+  o.inputs = {d + "/admm/eval.json", d + "/leap/eval.json"};
+  o.paired = {"leap:admm"};
   // samples that are not the result file's documents
   write_file_atomic(d + "/admm/samples.jsonl", "{\"task\":\"piqa\",\"doc_id\":0,\"acc\":1.0}\n");
   EXPECT_NE(test::error_of([&] { run_report(o); }).find("belong to another evaluation"), std::string::npos);

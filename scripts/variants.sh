@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# variants.sh — the variant grid of issue "Beyond the paper" on a small model, over several seeds:
+# the layer-wise methods with and without OWL budgets, plain LEAP, each LEAP variant alone
+# (distillation, the OWL prior, ADMM reconstruction on the learned mask) and their combination, at
+# each sparsity. One `leap prune ... --eval_ppl_file` per (sparsity, run, seed); its JSON report is
+# recorded in the repository under results/variants/<model>/<sparsity>/<run>/seed<k>.json, so a
+# recorded run is never repeated and the table can be rebuilt on any machine. At the end
+# scripts/variants_report.py prints the table (mean ± s.e. over seeds, and each run minus plain LEAP
+# paired by seed). It does not evaluate zero-shot tasks (the sweep does; stories260k is at chance on them).
+#
+# Usage: scripts/variants.sh [MODEL]     (default stories260k; a model leap knows by name or folder)
+# Environment: SEEDS (default "0 1 2"), SPARSITIES (default "0.5 0.6"), RUNS (names from the list
+# below, default all), PPL_FILE / EVAL_SEQLEN (default data/tinystories/eval.txt at 512),
+# PRUNE_FLAGS (more flags for every run), RESULTS_DIR (default results/variants), REPORT_ONLY=1 (run
+# nothing), LEAP_BIN (a built binary).
+# Runtime on 2 CPU cores (stories260k): ~10 s per layer-wise run, ~35 s per LEAP run: ~25 min in all.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+model="${1:-stories260k}"
+seeds="${SEEDS:-0 1 2}"
+sparsities="${SPARSITIES:-0.5 0.6}"
+ppl_file="${PPL_FILE:-$root/data/tinystories/eval.txt}"
+eval_seqlen="${EVAL_SEQLEN:-512}"
+kept="${RESULTS_DIR:-$root/results/variants}/$(basename "$model")"
+owl="--owl_m 5 --owl_lambda 0.08"        # the OWL paper's M and λ (METHOD.md §2.8)
+distill="--distill_weight 0.5 --distill_temperature 2"
+
+# name|flags of every run; LEAP runs take the model's preset recipe (configs/models/<model>.json).
+all_runs=(
+  "wanda|--method wanda"
+  "wanda+owl|--method wanda $owl"
+  "sparsegpt|--method sparsegpt"
+  "admm|--method admm"
+  "admm+owl|--method admm $owl"
+  "leap|--method leap"
+  "leap+distill|--method leap $distill"
+  "leap+owl|--method leap $owl"
+  "leap+reconstruct-admm|--method leap --reconstruct admm"
+  "leap+distill+owl|--method leap $distill $owl"
+)
+selected=" ${RUNS:-} "
+
+if [[ "${REPORT_ONLY:-0}" != 1 ]]; then
+  leap="${LEAP_BIN:-$("$root/scripts/build.sh" | tail -n 1)/leap}"
+  [[ -f "$ppl_file" ]] || { echo "variants.sh: no perplexity file $ppl_file (PPL_FILE)" >&2; exit 1; }
+  for s in $sparsities; do
+    for run in "${all_runs[@]}"; do
+      name="${run%%|*}" flags="${run#*|}"
+      [[ -z "${RUNS:-}" || "$selected" == *" $name "* ]] || continue
+      for seed in $seeds; do
+        out="$kept/$s/$name/seed$seed.json"
+        [[ -f "$out" ]] && { echo "[variants] done    $out"; continue; }
+        echo "[variants] running $s $name seed $seed"
+        mkdir -p "$(dirname "$out")"
+        # shellcheck disable=SC2086  # flags are word lists
+        "$leap" prune --model "$model" --sparsity "$s" --seed "$seed" $flags ${PRUNE_FLAGS:-} \
+          --eval_ppl_file "$ppl_file" --eval_seqlen "$eval_seqlen" --output_path "$out" \
+          > "${out%.json}.log" 2>&1 || { echo "[variants] FAILED  ${out%.json}.log" >&2; exit 1; }
+        rm -f "${out%.json}.log"   # the JSON report holds what the table needs
+      done
+    done
+  done
+fi
+python3 "$root/scripts/variants_report.py" "$kept"
