@@ -16,7 +16,7 @@ from pathlib import Path
 
 # the order of scripts/variants.sh; runs not listed here follow alphabetically
 ORDER = ["wanda", "wanda+owl", "sparsegpt", "admm", "admm+owl", "leap", "leap+distill",
-         "leap+owl", "leap+reconstruct-admm", "leap+distill+owl", "leap@390steps"]
+         "leap+owl", "leap+reconstruct-admm", "leap+distill+owl", "leap@390steps", "leap@340steps"]
 
 
 def mean_se(xs):
