@@ -170,15 +170,14 @@ std::string paired_table(const std::vector<ReportRun>& runs, const std::vector<o
     if (colon == std::string::npos || colon == 0 || colon + 1 == spec.size())
       fail("--paired %s: expected METHOD:BASELINE, e.g. leap:admm or leap+owl:leap", spec.c_str());
     const std::string a_m = spec.substr(0, colon), b_m = spec.substr(colon + 1);
-    auto method = [](const ReportRun& r) { return r.label; };
     auto same_budget = [](const ReportRun& x, const ReportRun& y) {
       return x.sparsity.value("target_sparsity", -1.0) == y.sparsity.value("target_sparsity", -1.0) &&
              x.sparsity.value("pattern", std::string()) == y.sparsity.value("pattern", std::string());
     };
     for (size_t i = 0; i < runs.size(); ++i) {
-      if (method(runs[i]) != a_m) continue;
+      if (runs[i].label != a_m) continue;
       size_t j = 0;
-      while (j < runs.size() && !(method(runs[j]) == b_m && same_budget(runs[i], runs[j]))) ++j;
+      while (j < runs.size() && !(runs[j].label == b_m && same_budget(runs[i], runs[j]))) ++j;
       if (j == runs.size()) continue;
       DocAcc A = load_doc_acc(runs[i], results[i]), B = load_doc_acc(runs[j], results[j]);
       if (A.empty() || B.empty()) {

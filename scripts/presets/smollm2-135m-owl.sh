@@ -5,7 +5,7 @@
 # the smollm2-135m preset: one change against the steps100 cells. Its cells are kept apart (TAG)
 # under results/smollm2-135m-owl/; compare them with the steps100 cells, paired over the same documents:
 #   build/leap report results/smollm2-135m-steps100/unstructured/0.6/leap/eval.json \
-#                     results/smollm2-135m-owl/unstructured/0.6/leap/eval.json --paired leap-owl:leap
+#                     results/smollm2-135m-owl/unstructured/0.6/leap/eval.json --paired leap+owl:leap
 MODEL=smollm2-135m
 TAG=owl
 METHODS="leap"

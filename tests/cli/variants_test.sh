@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # scripts/variants.sh on a tiny grid (stories260k, 50%, two seeds, 2-step LEAP runs, 64-token
-# calibration, perplexity on 6 kB of the held-out text): each (run, seed) is recorded once and never run again; RUNS runs part of the list;
-# the table gives n, mean ± s.e. over seeds and each run minus plain LEAP paired by seed (checked
-# against the recorded reports); REPORT_ONLY=1 rebuilds the same table from the records alone; a
-# record without a perplexity is refused, naming its file.
+# calibration, perplexity on 6 kB of the held-out text): each (run, seed) is recorded once and never
+# run again; RUNS runs part of the list; the table gives n, mean ± s.e. over seeds and each run
+# minus plain LEAP paired by seed (checked against the recorded reports); REPORT_ONLY=1 rebuilds the
+# same table from the records alone; a record without a perplexity is refused, naming its file.
 # Usage: variants_test.sh LEAP SOURCE_DIR WORK_DIR
 set -euo pipefail
 leap="$1" src="$2" work="$3"
