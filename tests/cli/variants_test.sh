@@ -3,7 +3,8 @@
 # calibration, perplexity on 6 kB of the held-out text): each (run, seed) is recorded once and never
 # run again; RUNS runs part of the list; the table gives n, mean ± s.e. over seeds and each run
 # minus plain LEAP paired by seed (checked against the recorded reports); REPORT_ONLY=1 rebuilds the
-# same table from the records alone; a record without a perplexity is refused, naming its file.
+# same table from the records alone; a record without a perplexity is refused, naming its file; a 2:4
+# entry records under 2of4/ with LEAP at MaskLLM's logit scale and skips the OWL runs.
 # Usage: variants_test.sh LEAP SOURCE_DIR WORK_DIR
 set -euo pipefail
 leap="$1" src="$2" work="$3"
@@ -49,4 +50,19 @@ if REPORT_ONLY=1 bash "$src/scripts/variants.sh" > "$work/log.txt" 2>&1; then
   cat "$work/log.txt"; echo "variants: a record without eval.ppl was accepted"; exit 1
 fi
 check "wanda/seed2.json: no eval.ppl" "$work/log.txt"
-echo "variants: 4 passed"
+
+# 5. an N:M budget: recorded under 2of4/, LEAP at 2:4 with MaskLLM's logit scale, no OWL run there
+rm "$rec/wanda/seed2.json"
+SPARSITIES=2:4 SEEDS=0 RUNS="wanda+owl leap" variants
+[[ $(grep -c "running" "$work/log.txt") == 1 ]] || { cat "$work/log.txt"; echo "expected 1 run at 2:4"; exit 1; }
+[[ ! -e "$work/results/stories260k/2of4/wanda+owl" ]] || { echo "variants: an OWL run at 2:4"; exit 1; }
+python3 - "$work/results/stories260k/2of4/leap/seed0.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+c = r["config"]
+assert r["pattern"] == "2:4" and r["achieved_sparsity"]["overall"] == 0.5, (r["pattern"], r["achieved_sparsity"])
+assert (c["kappa_start"], c["kappa_end"]) == (100, 500), (c["kappa_start"], c["kappa_end"])
+PY
+check "| run (2of4) |" "$work/log.txt"
+check "| run (0.5) |" "$work/log.txt"
+echo "variants: 5 passed"
