@@ -7,17 +7,17 @@
 # MaskLLM's logit scale (NM_FLAGS, default kappa 100 -> 500), no OWL runs (N:M fixes every group's
 # density) and plain LEAP with 340 steps in place of 390 (at 2:4 on stories260k, less time than a
 # distilled run). One `leap prune ... --eval_ppl_file` per (sparsity, run, seed); its JSON report is
-# recorded in the repository under results/variants/<model>/<sparsity>/<run>/seed<k>.json (2:4:
-# .../2of4/...), so a
-# recorded run is never repeated and the table can be rebuilt on any machine. At the end
-# scripts/variants_report.py prints the table (mean ± s.e. over seeds, and each run minus plain LEAP
-# paired by seed). It does not evaluate zero-shot tasks (the sweep does; stories260k is at chance on them).
+# recorded in the repository under results/variants/<model>/<sparsity>/<run>/seed<k>.json (2:4 in
+# .../2of4/...), so a recorded run is never repeated and the table can be rebuilt on any machine.
+# At the end scripts/variants_report.py prints the table (mean ± s.e. over seeds, and each run minus
+# plain LEAP paired by seed). It does not evaluate zero-shot tasks (the sweep does; stories260k is at chance on them).
 #
 # Usage: scripts/variants.sh [MODEL]     (default stories260k; a model leap knows by name or folder)
 # Environment: SEEDS (default "0 1 2"), SPARSITIES (default "0.5 0.6"; N:M patterns too, e.g.
-# "0.5 0.6 2:4"), NM_FLAGS (LEAP's flags at N:M), RUNS (names from the list below, default all), PPL_FILE / EVAL_SEQLEN (default data/tinystories/eval.txt at 512),
-# PRUNE_FLAGS (more flags for every run), RESULTS_DIR (default results/variants), REPORT_ONLY=1 (run
-# nothing), LEAP_BIN (a built binary).
+# "0.5 0.6 2:4"), NM_FLAGS (LEAP's flags at N:M), RUNS (names from the list below, default all),
+# PPL_FILE / EVAL_SEQLEN (default data/tinystories/eval.txt at 512), PRUNE_FLAGS (more flags for
+# every run), RESULTS_DIR (default results/variants), REPORT_ONLY=1 (run nothing), LEAP_BIN (a built
+# binary).
 # Runtime on 2 CPU cores (stories260k): ~5 s per layer-wise run, 40-60 s per LEAP run: ~42 min in all.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
