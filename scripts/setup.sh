@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # setup.sh — install everything leap needs to build and test, then print the virtualenv path.
 #
-#  * Debian packages: compilers, CMake, sentencepiece, nlohmann_json, CLI11, spdlog, GoogleTest.
+#  * Debian packages: compilers, CMake, ccache, sentencepiece, nlohmann_json, CLI11, spdlog, GoogleTest.
 #  * A Python virtualenv holding the pinned torch wheel (its LibTorch is what leap links) and the
 #    reference peers (transformers, tokenizers, safetensors, lm-eval); lm-eval's `datasets` brings
 #    pyarrow, whose wheel ships the Arrow/Parquet C++ libraries leap's data reader links. It lives in a per-user cache
@@ -17,7 +17,7 @@ quiet=0; [[ "${1:-}" == "--quiet" ]] && quiet=1
 log() { [[ $quiet == 1 ]] || echo "[setup] $*" >&2; }
 
 # ---- Debian packages --------------------------------------------------------------------------
-apt_pkgs=(build-essential cmake ninja-build pkg-config git python3-venv
+apt_pkgs=(build-essential cmake ninja-build ccache pkg-config git python3-venv
           libsentencepiece-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
           libgtest-dev libgmock-dev libbz2-dev zlib1g-dev libgloo-dev)
 missing=()
