@@ -30,7 +30,9 @@ struct ReportRun {
 
 // The method of a pruned folder with the variants of issue "Beyond the paper" it was run with, as
 // scripts/variants.sh names them: "+distill" (distillation weight > 0), "+owl" (OWL budgets), and
-// "+reconstruct-<sparsegpt|admm>" (weights updated on the mask). Reports without a config give the method.
+// "+reconstruct-<sparsegpt|admm>" (weights updated on the mask), then "@seed<N>" for a seed other than
+// 0 (two seeds of one recipe are two rows, and pair: leap@seed1:leap). Reports without a config give
+// the method.
 std::string method_label(const ojson& sparsity) {
   std::string label = sparsity.value("method", std::string("?"));
   const ojson cfg = sparsity.contains("config") && sparsity["config"].is_object() ? sparsity["config"] : ojson::object();
@@ -39,6 +41,9 @@ std::string method_label(const ojson& sparsity) {
   if (sparsity.contains("reconstruct") && sparsity["reconstruct"].is_string() &&
       !sparsity["reconstruct"].get<std::string>().empty())
     label += "+reconstruct-" + sparsity["reconstruct"].get<std::string>();
+  const int64_t seed =
+      sparsity.contains("seed") && sparsity["seed"].is_number_integer() ? sparsity["seed"].get<int64_t>() : 0;
+  if (seed != 0) label += "@seed" + std::to_string(seed);
   return label;
 }
 

@@ -232,9 +232,10 @@ struct ReportArgs {
     v("inputs", inputs, "result JSON files written by leap eval --output_path", true);
     v("paired", paired,
       "METHOD:BASELINE, e.g. leap:admm or leap+owl:leap (a method with the variants it ran with: +distill, +owl, "
-      "+reconstruct-admm, +reconstruct-sparsegpt): a table of each METHOD run minus the BASELINE run at the same "
-      "sparsity and pattern, per task over the same documents with standard errors (needs the samples.jsonl that leap eval "
-      "--log_samples wrote beside each result; repeatable)",
+      "+reconstruct-admm, +reconstruct-sparsegpt; then @seedN for a seed other than 0, e.g. leap@seed1:leap): "
+      "a table of each METHOD run minus the BASELINE run at the same sparsity and pattern, per task over the "
+      "same documents with standard errors (needs the samples.jsonl that leap eval --log_samples wrote beside "
+      "each result; repeatable)",
       false);
     v("output", output, "also write the Markdown table to this file", false);
     v("csv", csv, "also write the table as CSV to this file", false);

@@ -229,6 +229,15 @@ TEST(Report, PairedDifferencesOverTheSameDocuments) {
   EXPECT_NE(md.find("| leap+reconstruct-admm 50% − leap 50% | +0.00 ± 0.00 | -25.00 ± 25.00 |"), std::string::npos)
       << md;
   EXPECT_EQ(md.find("− admm"), std::string::npos) << md;  // no pair asked for admm
+  // a seed other than 0 is part of the label: two seeds of one recipe are two rows that pair
+  o.inputs = {cell("leap", {1, 1, 0, 1}), cell("leap", {1, 0, 0, 1}, R"(,"seed":1)", "leap_seed1"),
+              cell("leap", {1, 1, 0, 1}, R"(,"seed":0)", "leap_seed0")};
+  o.paired = {"leap@seed1:leap"};
+  run_report(o);
+  md = read_file(o.output);
+  EXPECT_NE(md.find("| leap@seed1 50% |"), std::string::npos) << md;
+  // piqa: d = (0, −100, 0, 0) → −25.00 ± 25.00, against the first plain leap run
+  EXPECT_NE(md.find("| leap@seed1 50% − leap 50% | +0.00 ± 0.00 | -25.00 ± 25.00 |"), std::string::npos) << md;
   o.inputs = {d + "/admm/eval.json", d + "/leap/eval.json"};
   o.paired = {"leap:admm"};
   // samples that are not the result file's documents
