@@ -4,7 +4,7 @@
 # noise that no standard error in the tables carries (they are document-sampling errors). Cells are
 # kept apart (TAG) under results/smollm2-135m-seed<SEED>/; compare with seed 0 over the same documents:
 #   build/leap report results/smollm2-135m-steps100/unstructured/0.6/leap/eval.json \
-#                     results/smollm2-135m-seed1/unstructured/0.6/leap/eval.json --paired seed1:seed0
+#                     results/smollm2-135m-seed1/unstructured/0.6/leap/eval.json --paired leap@seed1:leap
 # ~30 min per cell on 2 CPU cores (Wanda prior ~5 min, 100 steps ~14 min, evaluation ~12 min).
 MODEL=smollm2-135m
 SEED="${SEED:-1}"
